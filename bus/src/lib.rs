@@ -1,0 +1,7 @@
+//! The bus: the event model and its validation, the durable event log, and the metadata store.
+//!
+//! Everything here is storage and data; nothing knows HTTP. See the module docs of [`log`] for the
+//! on-disk format and the durability protocol.
+
+pub mod event;
+pub mod units;
