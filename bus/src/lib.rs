@@ -4,4 +4,5 @@
 //! on-disk format and the durability protocol.
 
 pub mod event;
+pub mod log;
 pub mod units;
