@@ -1,0 +1,73 @@
+//! The metadata store: buses now, and later rules, connections, sources and schemas.
+//!
+//! Control-plane writes are rare and must survive `kill -9` once answered, so every write is
+//! followed by `flush()` (sled is durable only after a flush). Values are JSON so that the stored
+//! form is the API form and can be read with any tool.
+
+use std::path::Path;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+/// A metadata operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// The store itself failed.
+    #[error("metadata store: {0}")]
+    Store(#[from] sled::Error),
+    /// A stored value does not decode.
+    #[error("metadata store: value {key:?} in {tree} does not decode")]
+    Decode {
+        /// The tree.
+        tree: &'static str,
+        /// The key.
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A value does not encode.
+    #[error("metadata store: cannot encode a value")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// The metadata database.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    db: sled::Db,
+}
+
+impl Meta {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Meta, MetaError> {
+        Ok(Meta { db: sled::Config::new().path(dir).open()? })
+    }
+
+    /// Reads every value of a tree, in key order.
+    pub fn list<T: DeserializeOwned>(&self, tree: &'static str) -> Result<Vec<T>, MetaError> {
+        let t = self.db.open_tree(tree)?;
+        let mut out = Vec::new();
+        for kv in t.iter() {
+            let (k, v) = kv?;
+            out.push(serde_json::from_slice(&v).map_err(|source| MetaError::Decode {
+                tree,
+                key: String::from_utf8_lossy(&k).into_owned(),
+                source,
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Writes a value and flushes.
+    pub fn put<T: Serialize>(&self, tree: &'static str, key: &str, value: &T) -> Result<(), MetaError> {
+        let bytes = serde_json::to_vec(value).map_err(MetaError::Encode)?;
+        self.db.open_tree(tree)?.insert(key, bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Removes a value and flushes.
+    pub fn remove(&self, tree: &'static str, key: &str) -> Result<(), MetaError> {
+        self.db.open_tree(tree)?.remove(key)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
