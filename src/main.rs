@@ -1,1 +1,50 @@
-fn main() {}
+//! The `railyard` binary: CLI, configuration, HTTP API and wiring.
+
+mod api;
+mod cli;
+mod config;
+mod server;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(overrides) => {
+            let settings = config::load(&overrides)?;
+            init_tracing(&settings.log);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            if let Err(e) = rt.block_on(server::run(settings)) {
+                tracing::error!(error = format!("{e:#}"), "railyard failed");
+                return Err(e);
+            }
+            Ok(())
+        }
+        Command::Log { command } => {
+            init_tracing("warn");
+            let code = cli::log::run(command)?;
+            std::process::exit(code);
+        }
+        Command::Bench { command } => {
+            init_tracing("warn");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(cli::bench::run(command))
+        }
+    }
+}

@@ -23,7 +23,8 @@ pub struct DataDir {
 impl DataDir {
     /// Creates the directory if needed and takes its lock.
     pub fn open(root: &Path) -> Result<DataDir, LogError> {
-        std::fs::create_dir_all(root.join("buses")).map_err(|e| LogError::io("create directory", root, e))?;
+        std::fs::create_dir_all(root.join("buses"))
+            .map_err(|e| LogError::io("create directory", root, e))?;
         let lock_path = root.join("LOCK");
         let lock = OpenOptions::new()
             .create(true)
@@ -41,7 +42,10 @@ impl DataDir {
             }
             return Err(LogError::io("lock", &lock_path, e));
         }
-        Ok(DataDir { root: root.to_path_buf(), _lock: lock })
+        Ok(DataDir {
+            root: root.to_path_buf(),
+            _lock: lock,
+        })
     }
 
     /// The root directory.
@@ -92,7 +96,10 @@ mod tests {
     fn second_open_is_locked_out() {
         let dir = tempfile::tempdir().unwrap();
         let first = DataDir::open(dir.path()).unwrap();
-        assert!(matches!(DataDir::open(dir.path()), Err(LogError::Locked { .. })));
+        assert!(matches!(
+            DataDir::open(dir.path()),
+            Err(LogError::Locked { .. })
+        ));
         drop(first);
         DataDir::open(dir.path()).unwrap();
     }

@@ -38,7 +38,9 @@ pub struct Meta {
 impl Meta {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Meta, MetaError> {
-        Ok(Meta { db: sled::Config::new().path(dir).open()? })
+        Ok(Meta {
+            db: sled::Config::new().path(dir).open()?,
+        })
     }
 
     /// Reads every value of a tree, in key order.
@@ -47,17 +49,24 @@ impl Meta {
         let mut out = Vec::new();
         for kv in t.iter() {
             let (k, v) = kv?;
-            out.push(serde_json::from_slice(&v).map_err(|source| MetaError::Decode {
-                tree,
-                key: String::from_utf8_lossy(&k).into_owned(),
-                source,
-            })?);
+            out.push(
+                serde_json::from_slice(&v).map_err(|source| MetaError::Decode {
+                    tree,
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    source,
+                })?,
+            );
         }
         Ok(out)
     }
 
     /// Writes a value and flushes.
-    pub fn put<T: Serialize>(&self, tree: &'static str, key: &str, value: &T) -> Result<(), MetaError> {
+    pub fn put<T: Serialize>(
+        &self,
+        tree: &'static str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), MetaError> {
         let bytes = serde_json::to_vec(value).map_err(MetaError::Encode)?;
         self.db.open_tree(tree)?.insert(key, bytes)?;
         self.db.flush()?;

@@ -120,8 +120,12 @@ pub enum BusError {
 /// Checks a resource name: `[a-z0-9][a-z0-9-_.]{0,63}`.
 pub fn check_name(name: &str) -> Result<(), String> {
     let b = name.as_bytes();
-    let ok_first = b.first().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let ok_rest = b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c));
+    let ok_first = b
+        .first()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok_rest = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-_.".contains(c));
     if b.is_empty() || b.len() > 64 || !ok_first || !ok_rest {
         return Err(format!(
             "{name:?} is not a valid name: 1 to 64 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
@@ -180,10 +184,28 @@ impl Buses {
         }
         let mut buses = BTreeMap::new();
         for spec in specs {
-            let log = Log::open(&dir.bus_log_dir(&spec.name), LogConfig { label: spec.name.clone(), ..log_template.clone() })?;
-            buses.insert(spec.name.clone(), Arc::new(Bus { spec: RwLock::new(spec), log }));
+            let log = Log::open(
+                &dir.bus_log_dir(&spec.name),
+                LogConfig {
+                    label: spec.name.clone(),
+                    ..log_template.clone()
+                },
+            )?;
+            buses.insert(
+                spec.name.clone(),
+                Arc::new(Bus {
+                    spec: RwLock::new(spec),
+                    log,
+                }),
+            );
         }
-        Ok(Buses { dir, meta, log_template, buses: RwLock::new(buses), writes: std::sync::Mutex::new(()) })
+        Ok(Buses {
+            dir,
+            meta,
+            log_template,
+            buses: RwLock::new(buses),
+            writes: std::sync::Mutex::new(()),
+        })
     }
 
     /// The data directory.
@@ -193,20 +215,40 @@ impl Buses {
 
     /// The bus called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Bus>> {
-        self.buses.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.buses
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Every bus, by name.
     pub fn all(&self) -> Vec<Arc<Bus>> {
-        self.buses.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.buses
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Creates or replaces a bus's writable fields. Returns the definition and whether it was
     /// created. `if_match` is the version the caller last saw.
-    pub fn put(&self, name: &str, update: BusUpdate, if_match: Option<u64>) -> Result<(BusSpec, bool), BusError> {
-        check_name(name).map_err(|reason| BusError::Invalid { pointer: "/name".into(), reason })?;
+    pub fn put(
+        &self,
+        name: &str,
+        update: BusUpdate,
+        if_match: Option<u64>,
+    ) -> Result<(BusSpec, bool), BusError> {
+        check_name(name).map_err(|reason| BusError::Invalid {
+            pointer: "/name".into(),
+            reason,
+        })?;
         if update.description.chars().count() > 512 {
-            return Err(BusError::Invalid { pointer: "/description".into(), reason: "at most 512 characters".into() });
+            return Err(BusError::Invalid {
+                pointer: "/description".into(),
+                reason: "at most 512 characters".into(),
+            });
         }
         update.retention.parse()?;
         let _w = self.writes.lock().unwrap_or_else(|p| p.into_inner());
@@ -215,7 +257,10 @@ impl Buses {
             let mut spec = bus.spec();
             if let Some(v) = if_match.filter(|v| *v != spec.version) {
                 let _ = v;
-                return Err(BusError::PreconditionFailed { name: name.into(), current: spec.version });
+                return Err(BusError::PreconditionFailed {
+                    name: name.into(),
+                    current: spec.version,
+                });
             }
             spec.description = update.description;
             spec.retention = update.retention;
@@ -241,10 +286,22 @@ impl Buses {
             updated_at: now,
             version: 1,
         };
-        let log = Log::open(&self.dir.bus_log_dir(name), LogConfig { label: name.into(), ..self.log_template.clone() })?;
+        let log = Log::open(
+            &self.dir.bus_log_dir(name),
+            LogConfig {
+                label: name.into(),
+                ..self.log_template.clone()
+            },
+        )?;
         self.meta.put(TREE, name, &spec)?;
-        let bus = Arc::new(Bus { spec: RwLock::new(spec.clone()), log });
-        self.buses.write().unwrap_or_else(|p| p.into_inner()).insert(name.into(), bus);
+        let bus = Arc::new(Bus {
+            spec: RwLock::new(spec.clone()),
+            log,
+        });
+        self.buses
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.into(), bus);
         Ok((spec, true))
     }
 
@@ -254,13 +311,21 @@ impl Buses {
             return Err(BusError::DeleteDefault);
         }
         let _w = self.writes.lock().unwrap_or_else(|p| p.into_inner());
-        let bus = self.get(name).ok_or_else(|| BusError::NotFound(name.into()))?;
+        let bus = self
+            .get(name)
+            .ok_or_else(|| BusError::NotFound(name.into()))?;
         let current = bus.spec().version;
         if if_match.is_some_and(|v| v != current) {
-            return Err(BusError::PreconditionFailed { name: name.into(), current });
+            return Err(BusError::PreconditionFailed {
+                name: name.into(),
+                current,
+            });
         }
         self.meta.remove(TREE, name)?;
-        self.buses.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.buses
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
         if let Err(e) = bus.log.close() {
             tracing::warn!(bus = name, error = %e, "closing the log of a deleted bus");
         }
@@ -273,7 +338,9 @@ impl Buses {
     pub fn enforce_retention(&self) {
         for bus in self.all() {
             let spec = bus.spec();
-            let Ok(policy) = spec.retention.parse() else { continue };
+            let Ok(policy) = spec.retention.parse() else {
+                continue;
+            };
             if policy.max_age.is_none() && policy.max_bytes.is_none() {
                 continue;
             }
@@ -306,7 +373,14 @@ mod tests {
     use super::*;
 
     fn open(dir: &std::path::Path) -> Buses {
-        Buses::open(DataDir::open(dir).unwrap(), LogConfig { segment_bytes: 64 << 10, ..LogConfig::default() }).unwrap()
+        Buses::open(
+            DataDir::open(dir).unwrap(),
+            LogConfig {
+                segment_bytes: 64 << 10,
+                ..LogConfig::default()
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -314,19 +388,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = open(dir.path());
         assert!(b.get(DEFAULT_BUS).is_some());
-        let upd = BusUpdate { description: "orders".into(), retention: RetentionSpec { max_age: Some("7d".into()), max_bytes: None } };
+        let upd = BusUpdate {
+            description: "orders".into(),
+            retention: RetentionSpec {
+                max_age: Some("7d".into()),
+                max_bytes: None,
+            },
+        };
         let (spec, created) = b.put("orders", upd.clone(), None).unwrap();
         assert!(created);
         assert_eq!(spec.version, 1);
         let (spec, created) = b.put("orders", upd, Some(1)).unwrap();
         assert!(!created);
         assert_eq!(spec.version, 2);
-        assert!(matches!(b.put("orders", BusUpdate::default(), Some(1)), Err(BusError::PreconditionFailed { current: 2, .. })));
+        assert!(matches!(
+            b.put("orders", BusUpdate::default(), Some(1)),
+            Err(BusError::PreconditionFailed { current: 2, .. })
+        ));
         drop(b);
         let b = open(dir.path());
         assert_eq!(b.get("orders").unwrap().spec().description, "orders");
         b.delete("orders", None).unwrap();
-        assert!(matches!(b.delete(DEFAULT_BUS, None), Err(BusError::DeleteDefault)));
+        assert!(matches!(
+            b.delete(DEFAULT_BUS, None),
+            Err(BusError::DeleteDefault)
+        ));
         drop(b);
         let b = open(dir.path());
         assert!(b.get("orders").is_none());
@@ -341,7 +427,15 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let b = open(dir.path());
-        let bad = BusUpdate { retention: RetentionSpec { max_age: Some("soon".into()), max_bytes: None }, ..BusUpdate::default() };
-        assert!(matches!(b.put("x", bad, None), Err(BusError::Invalid { pointer, .. }) if pointer == "/retention/max_age"));
+        let bad = BusUpdate {
+            retention: RetentionSpec {
+                max_age: Some("soon".into()),
+                max_bytes: None,
+            },
+            ..BusUpdate::default()
+        };
+        assert!(
+            matches!(b.put("x", bad, None), Err(BusError::Invalid { pointer, .. }) if pointer == "/retention/max_age")
+        );
     }
 }

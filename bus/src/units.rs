@@ -45,14 +45,23 @@ pub fn parse_bytes(input: &str) -> Result<u64, UnitError> {
         "mib" => 1 << 20,
         "gib" => 1 << 30,
         "tib" => 1 << 40,
-        _ => return Err(err("unknown unit; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")),
+        _ => {
+            return Err(err(
+                "unknown unit; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
+            ));
+        }
     };
     n.checked_mul(mult).ok_or_else(|| err("value out of range"))
 }
 
 /// Formats a byte count in the largest binary unit that divides it exactly (`1048576` → `1MiB`).
 pub fn format_bytes(n: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
     for (size, name) in UNITS {
         if n >= size && n % size == 0 {
             return format!("{}{}", n / size, name);

@@ -1,1 +1,10 @@
-//! placeholder
+//! Sources: how events arrive on a bus.
+//!
+//! Each source turns outside input into validated [`bus::event::Event`]s and nothing more; appending
+//! to the log, auth and HTTP plumbing belong to the server (`src/`), so every source can be tested
+//! without a network or a disk.
+//!
+//! - [`ingest`]: the CloudEvents HTTP binding (binary, structured and batch modes) with strict
+//!   validation and size limits, for `POST /v1/buses/{bus}/events`.
+
+pub mod ingest;

@@ -38,7 +38,9 @@ pub enum LogError {
     #[error("log is failed after an earlier write error; restart to recover: {0}")]
     Failed(String),
     /// The request does not fit in a segment.
-    #[error("append of {bytes} bytes in {records} records does not fit in a segment of {segment_bytes} bytes")]
+    #[error(
+        "append of {bytes} bytes in {records} records does not fit in a segment of {segment_bytes} bytes"
+    )]
     TooLarge {
         /// Bytes requested.
         bytes: u64,
@@ -62,7 +64,11 @@ pub enum LogError {
 }
 
 impl LogError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> LogError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> LogError {
         let path = path.into();
         if super::io::is_disk_full(&source) {
             LogError::DiskFull { path, source }

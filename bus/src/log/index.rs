@@ -44,7 +44,11 @@ impl Entry {
             b.copy_from_slice(&buf[at..at + 8]);
             u64::from_le_bytes(b)
         };
-        Entry { sequence: word(0), offset: word(8), timestamp: word(16) as i64 }
+        Entry {
+            sequence: word(0),
+            offset: word(8),
+            timestamp: word(16) as i64,
+        }
     }
 }
 
@@ -54,7 +58,11 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let e = Entry { sequence: u64::MAX - 1, offset: 123_456, timestamp: -5 };
+        let e = Entry {
+            sequence: u64::MAX - 1,
+            offset: 123_456,
+            timestamp: -5,
+        };
         assert_eq!(Entry::decode(&e.encode()), e);
     }
 }

@@ -26,10 +26,15 @@ pub struct RealIo;
 impl Io for RealIo {
     fn allocate(&self, file: &File, len: u64) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        let len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let len =
+            libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: plain syscall on a file descriptor we own for the duration of the call.
         let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
-        if rc == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(rc)) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(rc))
+        }
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

@@ -82,7 +82,9 @@ impl FsyncPolicy {
             _ => {}
         }
         let Some(rest) = t.strip_prefix("interval:") else {
-            return Err(format!("{s:?} is not an fsync policy: use always, never or interval:<ms>"));
+            return Err(format!(
+                "{s:?} is not an fsync policy: use always, never or interval:<ms>"
+            ));
         };
         let d = match rest.trim().parse::<u64>() {
             Ok(ms) => Duration::from_millis(ms),
@@ -138,12 +140,18 @@ impl Default for LogConfig {
 impl LogConfig {
     /// Index entries per segment.
     pub fn index_entries(&self) -> u64 {
-        if self.index_entries > 0 { self.index_entries } else { (self.segment_bytes / 256).max(1024) }
+        if self.index_entries > 0 {
+            self.index_entries
+        } else {
+            (self.segment_bytes / 256).max(1024)
+        }
     }
 
     fn check(&self) -> Result<(), LogError> {
         if self.segment_bytes < 4096 {
-            return Err(LogError::Config("segment size must be at least 4KiB".to_owned()));
+            return Err(LogError::Config(
+                "segment size must be at least 4KiB".to_owned(),
+            ));
         }
         if self.first_sequence == 0 {
             return Err(LogError::Config("sequences start at 1 or above".to_owned()));
@@ -207,7 +215,10 @@ impl Shared {
         *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
     fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -221,7 +232,9 @@ pub struct Log {
 
 impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Log").field("dir", &self.shared.dir).finish()
+        f.debug_struct("Log")
+            .field("dir", &self.shared.dir)
+            .finish()
     }
 }
 
@@ -232,10 +245,17 @@ impl Log {
     }
 
     /// [`Log::open`] with an explicit clock and filesystem seam.
-    pub fn open_with(dir: &Path, cfg: LogConfig, clock: Arc<dyn Clock>, io: Arc<dyn Io>) -> Result<Log, LogError> {
+    pub fn open_with(
+        dir: &Path,
+        cfg: LogConfig,
+        clock: Arc<dyn Clock>,
+        io: Arc<dyn Io>,
+    ) -> Result<Log, LogError> {
         cfg.check()?;
         let opened = recovery::open(dir, &cfg, &*io)?;
-        let permits = usize::try_from(cfg.max_pending_bytes).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        let permits = usize::try_from(cfg.max_pending_bytes)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             visible: AtomicU64::new(opened.next_seq),
@@ -264,10 +284,20 @@ impl Log {
     /// durable under the fsync policy.
     pub async fn append(&self, bodies: Vec<Vec<u8>>) -> Result<Appended, LogError> {
         let bytes: usize = bodies.iter().map(Vec::len).sum();
-        let want = u32::try_from(bytes.max(1)).unwrap_or(u32::MAX).min(self.pending_capacity());
-        let _permit = self.pending.acquire_many(want).await.map_err(|_| LogError::Closed)?;
+        let want = u32::try_from(bytes.max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.pending_capacity());
+        let _permit = self
+            .pending
+            .acquire_many(want)
+            .await
+            .map_err(|_| LogError::Closed)?;
         let (reply, rx) = oneshot::channel();
-        let cmd = Cmd::Append { bodies, enqueued: Instant::now(), reply };
+        let cmd = Cmd::Append {
+            bodies,
+            enqueued: Instant::now(),
+            reply,
+        };
         {
             let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
             let tx = tx.as_ref().ok_or(LogError::Closed)?;
@@ -277,7 +307,13 @@ impl Log {
     }
 
     fn pending_capacity(&self) -> u32 {
-        u32::try_from(self.shared.cfg.max_pending_bytes.clamp(1, Semaphore::MAX_PERMITS as u64)).unwrap_or(u32::MAX)
+        u32::try_from(
+            self.shared
+                .cfg
+                .max_pending_bytes
+                .clamp(1, Semaphore::MAX_PERMITS as u64),
+        )
+        .unwrap_or(u32::MAX)
     }
 
     /// Flushes everything, stops the writer, and waits for it. Later appends fail with `Closed`.
@@ -305,7 +341,10 @@ impl Log {
 
     /// The oldest retained sequence (equal to [`Log::next_sequence`] when the log is empty).
     pub fn first_sequence(&self) -> u64 {
-        self.shared.segments().first().map_or(self.next_sequence(), |s| s.base)
+        self.shared
+            .segments()
+            .first()
+            .map_or(self.next_sequence(), |s| s.base)
     }
 
     /// The sequence the next append will get; everything below is readable.
@@ -315,7 +354,11 @@ impl Log {
 
     /// Bytes of records retained.
     pub fn retained_bytes(&self) -> u64 {
-        self.shared.segments().iter().map(|s| s.bytes.load(Ordering::Acquire)).sum()
+        self.shared
+            .segments()
+            .iter()
+            .map(|s| s.bytes.load(Ordering::Acquire))
+            .sum()
     }
 
     /// Reads the record at `sequence`.
@@ -337,7 +380,12 @@ impl Log {
 
     /// Reads up to `limit` records with sequences above `after`, stopping early once `max_bytes`
     /// of bodies are collected (at least one record is returned if any exists).
-    pub fn read_after(&self, after: u64, limit: usize, max_bytes: usize) -> Result<Vec<Record>, LogError> {
+    pub fn read_after(
+        &self,
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, LogError> {
         let next = self.next_sequence();
         let mut seq = after.saturating_add(1).max(self.first_sequence());
         let segs: Vec<Arc<Segment>> = self.shared.segments().clone();
@@ -345,7 +393,9 @@ impl Log {
         let mut bytes = 0usize;
         while seq < next && out.len() < limit && (bytes < max_bytes || out.is_empty()) {
             let i = segs.partition_point(|s| s.base <= seq);
-            let Some(seg) = i.checked_sub(1).and_then(|i| segs.get(i)) else { break };
+            let Some(seg) = i.checked_sub(1).and_then(|i| segs.get(i)) else {
+                break;
+            };
             let rec = read_record(seg, seq)?;
             bytes += rec.body.len();
             out.push(rec);
@@ -359,14 +409,21 @@ impl Log {
         let next = self.next_sequence();
         let segs = self.shared.segments();
         for seg in segs.iter() {
-            let count = seg.count.load(Ordering::Acquire).min(next.saturating_sub(seg.base));
+            let count = seg
+                .count
+                .load(Ordering::Acquire)
+                .min(next.saturating_sub(seg.base));
             if count == 0 || seg.last_ts.load(Ordering::Acquire) < micros {
                 continue;
             }
             let (mut lo, mut hi) = (0u64, count);
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
-                if seg.entry(mid).timestamp < micros { lo = mid + 1 } else { hi = mid }
+                if seg.entry(mid).timestamp < micros {
+                    lo = mid + 1
+                } else {
+                    hi = mid
+                }
             }
             return seg.base + lo;
         }
@@ -387,7 +444,11 @@ impl Drop for Log {
 
 fn read_record(seg: &Segment, sequence: u64) -> Result<Record, LogError> {
     let i = sequence - seg.base;
-    let corrupt = |offset: u64, reason: String| LogError::Corrupt { path: seg.log_path.clone(), offset, reason };
+    let corrupt = |offset: u64, reason: String| LogError::Corrupt {
+        path: seg.log_path.clone(),
+        offset,
+        reason,
+    };
     if i >= seg.count.load(Ordering::Acquire) {
         return Err(LogError::Corrupt {
             path: seg.index_path.clone(),
@@ -400,18 +461,30 @@ fn read_record(seg: &Segment, sequence: u64) -> Result<Record, LogError> {
         return Err(LogError::Corrupt {
             path: seg.index_path.clone(),
             offset: i * index::ENTRY_LEN as u64,
-            reason: format!("index entry holds sequence {} where {sequence} was expected", e.sequence),
+            reason: format!(
+                "index entry holds sequence {} where {sequence} was expected",
+                e.sequence
+            ),
         });
     }
     let end = seg.bytes.load(Ordering::Acquire);
     if e.offset + record::FRAME_OVERHEAD as u64 > end {
-        return Err(corrupt(e.offset, "index points past the end of the records".to_owned()));
+        return Err(corrupt(
+            e.offset,
+            "index points past the end of the records".to_owned(),
+        ));
     }
     // SAFETY: the range is below the published end, which the writer never rewrites.
     let buf = unsafe { seg.log_slice(e.offset as usize, (end - e.offset) as usize) };
     let h = record::decode(buf).map_err(|f| corrupt(e.offset, f.to_string()))?;
     if h.sequence != sequence {
-        return Err(corrupt(e.offset, format!("record holds sequence {} where {sequence} was expected", h.sequence)));
+        return Err(corrupt(
+            e.offset,
+            format!(
+                "record holds sequence {} where {sequence} was expected",
+                h.sequence
+            ),
+        ));
     }
     Ok(Record {
         sequence,

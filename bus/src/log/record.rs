@@ -58,7 +58,10 @@ impl std::fmt::Display for FrameFault {
             FrameFault::Short => write!(f, "record runs past the end of the file"),
             FrameFault::BadLength(n) => write!(f, "implausible record length {n}"),
             FrameFault::BadChecksum { stored, computed } => {
-                write!(f, "checksum mismatch (stored {stored:#010x}, computed {computed:#010x})")
+                write!(
+                    f,
+                    "checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+                )
             }
         }
     }
@@ -79,7 +82,11 @@ fn u64_at(buf: &[u8], at: usize) -> u64 {
 /// Checks and decodes the frame at the start of `buf`. `buf` extends to the end of the file.
 pub fn decode(buf: &[u8]) -> Result<FrameHeader, FrameFault> {
     if buf.len() < 8 {
-        return if buf.iter().all(|&b| b == 0) { Err(FrameFault::End) } else { Err(FrameFault::Short) };
+        return if buf.iter().all(|&b| b == 0) {
+            Err(FrameFault::End)
+        } else {
+            Err(FrameFault::Short)
+        };
     }
     let len = u32_at(buf, 0);
     if len == 0 {
@@ -132,7 +139,14 @@ mod tests {
     fn round_trip() {
         let f = frame(7, -3, b"{\"a\":1}");
         let h = decode(&f).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(h, FrameHeader { sequence: 7, timestamp: -3, body_len: 7 });
+        assert_eq!(
+            h,
+            FrameHeader {
+                sequence: 7,
+                timestamp: -3,
+                body_len: 7
+            }
+        );
         assert_eq!(h.frame_len(), f.len());
     }
 
@@ -142,7 +156,10 @@ mod tests {
         for i in 0..f.len() {
             let mut g = f.clone();
             g[i] ^= 0x40;
-            assert!(decode(&g).is_err() || decode(&g) != decode(&f), "flip at {i} undetected");
+            assert!(
+                decode(&g).is_err() || decode(&g) != decode(&f),
+                "flip at {i} undetected"
+            );
         }
     }
 

@@ -49,7 +49,11 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, LogError> {
 fn remove_leftovers(dir: &Path) -> Result<(), LogError> {
     for entry in std::fs::read_dir(dir).map_err(|e| LogError::io("list", dir, e))? {
         let entry = entry.map_err(|e| LogError::io("list", dir, e))?;
-        if entry.file_name().to_str().is_some_and(|n| n.ends_with(".tmp")) {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(".tmp"))
+        {
             let p = entry.path();
             std::fs::remove_file(&p).map_err(|e| LogError::io("remove", &p, e))?;
         }
@@ -58,7 +62,11 @@ fn remove_leftovers(dir: &Path) -> Result<(), LogError> {
 }
 
 fn corrupt(path: &Path, offset: usize, reason: String) -> LogError {
-    LogError::Corrupt { path: path.to_path_buf(), offset: offset as u64, reason }
+    LogError::Corrupt {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        reason,
+    }
 }
 
 /// Opens (creating if needed) the log in `dir`.
@@ -67,7 +75,13 @@ pub fn open(dir: &Path, cfg: &LogConfig, io: &dyn Io) -> Result<Opened, LogError
     remove_leftovers(dir)?;
     let bases = list_segments(dir)?;
     let Some((&last, sealed)) = bases.split_last() else {
-        let seg = Segment::create(dir, cfg.first_sequence, cfg.segment_bytes, cfg.index_entries(), io)?;
+        let seg = Segment::create(
+            dir,
+            cfg.first_sequence,
+            cfg.segment_bytes,
+            cfg.index_entries(),
+            io,
+        )?;
         return Ok(Opened {
             segments: vec![Arc::new(seg)],
             write_pos: 0,
@@ -88,20 +102,30 @@ pub fn open(dir: &Path, cfg: &LogConfig, io: &dyn Io) -> Result<Opened, LogError
         scan::check_sealed(buf, &s).map_err(|(at, why)| corrupt(&seg.log_path, at, why))?;
         // SAFETY: no writer exists yet.
         let idx = unsafe { seg.index_slice() };
-        scan::check_index(idx, &s.entries).map_err(|(at, why)| corrupt(&seg.index_path, at, why))?;
+        scan::check_index(idx, &s.entries)
+            .map_err(|(at, why)| corrupt(&seg.index_path, at, why))?;
         publish(&seg, &s, true);
         expect = Some(base + s.entries.len() as u64);
         segments.push(Arc::new(seg));
     }
 
-    let seg = Segment::open(dir, last, Some((cfg.segment_bytes, cfg.index_entries())), io)?;
+    let seg = Segment::open(
+        dir,
+        last,
+        Some((cfg.segment_bytes, cfg.index_entries())),
+        io,
+    )?;
     check_continuity(&seg, expect)?;
     // SAFETY: no writer exists yet.
     let buf = unsafe { seg.log_slice(0, seg.log_capacity() as usize) };
     let s = scan::scan_log(buf, last);
     match scan::classify_tail(buf, &s) {
         Tail::Clean => {}
-        Tail::Torn { offset, dirty_end, reason } => {
+        Tail::Torn {
+            offset,
+            dirty_end,
+            reason,
+        } => {
             tracing::warn!(
                 file = %seg.log_path.display(), offset, cleared = dirty_end - offset, %reason,
                 "torn tail from an interrupted write cleared (it was never acknowledged)"
@@ -112,7 +136,11 @@ pub fn open(dir: &Path, cfg: &LogConfig, io: &dyn Io) -> Result<Opened, LogError
         Tail::Damaged { offset, reason } => return Err(corrupt(&seg.log_path, offset, reason)),
     }
     if s.entries.len() as u64 > seg.index_capacity() {
-        return Err(corrupt(&seg.index_path, 0, "index is too small for the records in the log".to_owned()));
+        return Err(corrupt(
+            &seg.index_path,
+            0,
+            "index is too small for the records in the log".to_owned(),
+        ));
     }
     // Rebuild the index of the active segment from its records: it is not flushed on the append
     // path, so it may lag or hold entries of records that were torn away.
@@ -125,7 +153,9 @@ pub fn open(dir: &Path, cfg: &LogConfig, io: &dyn Io) -> Result<Opened, LogError
     seg.flush_index(stale.max(s.entries.len() as u64))?;
     publish(&seg, &s, false);
     let last_ts = s.entries.last().map(|e| e.timestamp).or_else(|| {
-        segments.last().map(|p: &Arc<Segment>| p.last_ts.load(Ordering::Relaxed))
+        segments
+            .last()
+            .map(|p: &Arc<Segment>| p.last_ts.load(Ordering::Relaxed))
     });
     let opened = Opened {
         write_pos: s.end as u64,
@@ -145,7 +175,10 @@ fn check_continuity(seg: &Segment, expect: Option<u64>) -> Result<(), LogError> 
         Some(want) if seg.base != want => Err(corrupt(
             &seg.log_path,
             0,
-            format!("segment starts at sequence {} but the previous one ends before {want}", seg.base),
+            format!(
+                "segment starts at sequence {} but the previous one ends before {want}",
+                seg.base
+            ),
         )),
         _ => Ok(()),
     }

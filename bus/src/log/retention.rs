@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::LogError;
 use super::Shared;
+use super::error::LogError;
 
 /// A bus's retention policy. Unset limits do not apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,10 @@ pub(crate) fn enforce(shared: &Shared, policy: &Retention) -> Result<RetentionRe
         tracing::info!(segment = %seg.log_path.display(), "retention deleted segment");
     }
     if !removed.is_empty() {
-        shared.io.sync_dir(&shared.dir).map_err(|e| LogError::io("sync directory", &shared.dir, e))?;
+        shared
+            .io
+            .sync_dir(&shared.dir)
+            .map_err(|e| LogError::io("sync directory", &shared.dir, e))?;
     }
     Ok(report)
 }

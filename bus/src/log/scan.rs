@@ -30,25 +30,53 @@ pub fn scan_log(buf: &[u8], base: u64) -> Scan {
     let mut at = 0usize;
     loop {
         if at == buf.len() {
-            return Scan { entries, end: at, fault: None };
+            return Scan {
+                entries,
+                end: at,
+                fault: None,
+            };
         }
         match record::decode(&buf[at..]) {
             Ok(h) => {
                 let want = base + entries.len() as u64;
                 if h.sequence != want {
-                    let fault = Some(format!("record has sequence {} where {want} was expected", h.sequence));
-                    return Scan { entries, end: at, fault };
+                    let fault = Some(format!(
+                        "record has sequence {} where {want} was expected",
+                        h.sequence
+                    ));
+                    return Scan {
+                        entries,
+                        end: at,
+                        fault,
+                    };
                 }
-                entries.push(Entry { sequence: h.sequence, offset: at as u64, timestamp: h.timestamp });
+                entries.push(Entry {
+                    sequence: h.sequence,
+                    offset: at as u64,
+                    timestamp: h.timestamp,
+                });
                 at += h.frame_len();
             }
             Err(FrameFault::End) => {
                 let fault = first_nonzero(&buf[at..]).map(|i| {
-                    format!("non-zero bytes at offset {} after the end of the records", at + i)
+                    format!(
+                        "non-zero bytes at offset {} after the end of the records",
+                        at + i
+                    )
                 });
-                return Scan { entries, end: at, fault };
+                return Scan {
+                    entries,
+                    end: at,
+                    fault,
+                };
             }
-            Err(f) => return Scan { entries, end: at, fault: Some(f.to_string()) },
+            Err(f) => {
+                return Scan {
+                    entries,
+                    end: at,
+                    fault: Some(f.to_string()),
+                };
+            }
         }
     }
 }
@@ -63,7 +91,11 @@ pub fn first_nonzero(buf: &[u8]) -> Option<usize> {
         }
         base += 8;
     }
-    chunks.remainder().iter().position(|&b| b != 0).map(|i| base + i)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b != 0)
+        .map(|i| base + i)
 }
 
 /// Index just past the last non-zero byte (0 if all zero).
@@ -96,14 +128,20 @@ pub enum Tail {
 
 /// Classifies what follows the valid records of the active segment.
 pub fn classify_tail(buf: &[u8], scan: &Scan) -> Tail {
-    let Some(reason) = &scan.fault else { return Tail::Clean };
+    let Some(reason) = &scan.fault else {
+        return Tail::Clean;
+    };
     let dirty_end = scan.end + nonzero_end(&buf[scan.end..]);
     match find_valid_frame(buf, scan.end + 1, dirty_end) {
         Some(at) => Tail::Damaged {
             offset: scan.end,
             reason: format!("{reason}; a valid record follows at offset {at}"),
         },
-        None => Tail::Torn { offset: scan.end, dirty_end, reason: reason.clone() },
+        None => Tail::Torn {
+            offset: scan.end,
+            dirty_end,
+            reason: reason.clone(),
+        },
     }
 }
 
@@ -124,7 +162,10 @@ pub fn check_sealed(buf: &[u8], scan: &Scan) -> Result<(), (usize, String)> {
         return Err((scan.end, reason.clone()));
     }
     if scan.end != buf.len() {
-        return Err((scan.end, "sealed segment has bytes after its last record".to_owned()));
+        return Err((
+            scan.end,
+            "sealed segment has bytes after its last record".to_owned(),
+        ));
     }
     if scan.entries.is_empty() {
         return Err((0, "sealed segment holds no records".to_owned()));
@@ -139,15 +180,27 @@ pub fn check_index(index: &[u8], entries: &[Entry]) -> Result<(), (usize, String
     for (i, e) in entries.iter().enumerate() {
         let at = i * ENTRY_LEN;
         if at + ENTRY_LEN > index.len() {
-            return Err((at, format!("index ends after {i} entries; the log holds {}", entries.len())));
+            return Err((
+                at,
+                format!(
+                    "index ends after {i} entries; the log holds {}",
+                    entries.len()
+                ),
+            ));
         }
         let got = Entry::decode(&index[at..]);
         if got != *e {
-            return Err((at, format!("index entry {i} is {got:?}; the log says {e:?}")));
+            return Err((
+                at,
+                format!("index entry {i} is {got:?}; the log says {e:?}"),
+            ));
         }
     }
     if index.len() != want {
-        return Err((want.min(index.len()), format!("index is {} bytes; {want} expected", index.len())));
+        return Err((
+            want.min(index.len()),
+            format!("index is {} bytes; {want} expected", index.len()),
+        ));
     }
     Ok(())
 }
@@ -194,7 +247,10 @@ mod tests {
         buf[FRAME_OVERHEAD + 2] ^= 1; // inside the first record's body
         let s = scan_log(&buf, 1);
         assert_eq!(s.entries.len(), 0);
-        assert!(matches!(classify_tail(&buf, &s), Tail::Damaged { offset: 0, .. }));
+        assert!(matches!(
+            classify_tail(&buf, &s),
+            Tail::Damaged { offset: 0, .. }
+        ));
     }
 
     #[test]

@@ -46,16 +46,24 @@ struct Map {
 
 impl Map {
     fn of(file: &File, path: &Path) -> Result<Map, LogError> {
-        let len = file.metadata().map_err(|e| LogError::io("stat", path, e))?.len() as usize;
+        let len = file
+            .metadata()
+            .map_err(|e| LogError::io("stat", path, e))?
+            .len() as usize;
         if len == 0 {
             return Ok(Map { raw: None, len: 0 });
         }
         let raw = MmapRaw::map_raw(file).map_err(|e| LogError::io("mmap", path, e))?;
-        Ok(Map { raw: Some(raw), len })
+        Ok(Map {
+            raw: Some(raw),
+            len,
+        })
     }
 
     fn ptr(&self) -> *mut u8 {
-        self.raw.as_ref().map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
+        self.raw
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |m| m.as_mut_ptr())
     }
 }
 
@@ -106,17 +114,26 @@ impl Segment {
     ///
     /// The files are allocated under `.tmp` names and renamed only once fully allocated, so a crash
     /// or a full disk never leaves a half-made segment under a real name.
-    pub fn create(dir: &Path, base: u64, log_bytes: u64, index_entries: u64, io: &dyn Io) -> Result<Segment, LogError> {
+    pub fn create(
+        dir: &Path,
+        base: u64,
+        log_bytes: u64,
+        index_entries: u64,
+        io: &dyn Io,
+    ) -> Result<Segment, LogError> {
         let log_path = dir.join(log_name(base));
         let index_path = dir.join(index_name(base));
         let log_tmp = dir.join(format!("{}.tmp", log_name(base)));
         let index_tmp = dir.join(format!("{}.tmp", index_name(base)));
         let made = (|| {
             let lf = open_rw(&log_tmp, true)?;
-            lf.set_len(0).map_err(|e| LogError::io("truncate", &log_tmp, e))?;
-            io.allocate(&lf, log_bytes).map_err(|e| LogError::io("allocate", &log_tmp, e))?;
+            lf.set_len(0)
+                .map_err(|e| LogError::io("truncate", &log_tmp, e))?;
+            io.allocate(&lf, log_bytes)
+                .map_err(|e| LogError::io("allocate", &log_tmp, e))?;
             let xf = open_rw(&index_tmp, true)?;
-            xf.set_len(0).map_err(|e| LogError::io("truncate", &index_tmp, e))?;
+            xf.set_len(0)
+                .map_err(|e| LogError::io("truncate", &index_tmp, e))?;
             io.allocate(&xf, index_entries * ENTRY_LEN as u64)
                 .map_err(|e| LogError::io("allocate", &index_tmp, e))?;
             Ok::<_, LogError>((lf, xf))
@@ -131,16 +148,23 @@ impl Segment {
         };
         // The index first: a `.log` without its `.index` is repaired on open, the reverse is not
         // reachable.
-        std::fs::rename(&index_tmp, &index_path).map_err(|e| LogError::io("rename", &index_tmp, e))?;
+        std::fs::rename(&index_tmp, &index_path)
+            .map_err(|e| LogError::io("rename", &index_tmp, e))?;
         std::fs::rename(&log_tmp, &log_path).map_err(|e| LogError::io("rename", &log_tmp, e))?;
-        io.sync_dir(dir).map_err(|e| LogError::io("sync directory", dir, e))?;
+        io.sync_dir(dir)
+            .map_err(|e| LogError::io("sync directory", dir, e))?;
         Segment::from_files(base, log_path, index_path, lf, xf)
     }
 
     /// Opens an existing segment. For the active segment, `extend_to` gives the capacities to
     /// allocate back (a crash may have happened after sealing, or a file may have been cut short);
     /// if the disk is full the segment opens at its current size and the next append rolls.
-    pub fn open(dir: &Path, base: u64, extend_to: Option<(u64, u64)>, io: &dyn Io) -> Result<Segment, LogError> {
+    pub fn open(
+        dir: &Path,
+        base: u64,
+        extend_to: Option<(u64, u64)>,
+        io: &dyn Io,
+    ) -> Result<Segment, LogError> {
         let log_path = dir.join(log_name(base));
         let index_path = dir.join(index_name(base));
         let lf = open_rw(&log_path, false)?;
@@ -150,8 +174,12 @@ impl Segment {
         };
         if let Some((log_bytes, index_entries)) = extend_to {
             let want_index = index_entries * ENTRY_LEN as u64;
-            for (file, path, want) in [(&lf, &log_path, log_bytes), (&xf, &index_path, want_index)] {
-                let have = file.metadata().map_err(|e| LogError::io("stat", path, e))?.len();
+            for (file, path, want) in [(&lf, &log_path, log_bytes), (&xf, &index_path, want_index)]
+            {
+                let have = file
+                    .metadata()
+                    .map_err(|e| LogError::io("stat", path, e))?
+                    .len();
                 if have < want {
                     match io.allocate(file, want) {
                         Ok(()) => {}
@@ -166,7 +194,13 @@ impl Segment {
         Segment::from_files(base, log_path, index_path, lf, xf)
     }
 
-    fn from_files(base: u64, log_path: PathBuf, index_path: PathBuf, lf: File, xf: File) -> Result<Segment, LogError> {
+    fn from_files(
+        base: u64,
+        log_path: PathBuf,
+        index_path: PathBuf,
+        lf: File,
+        xf: File,
+    ) -> Result<Segment, LogError> {
         let log = Map::of(&lf, &log_path)?;
         let index = Map::of(&xf, &index_path)?;
         Ok(Segment {
@@ -200,7 +234,12 @@ impl Segment {
     /// # Safety
     /// No other thread may write the returned range while the slice lives.
     pub unsafe fn log_slice(&self, offset: usize, len: usize) -> &[u8] {
-        assert!(offset.checked_add(len).is_some_and(|end| end <= self.log.len), "log read out of bounds");
+        assert!(
+            offset
+                .checked_add(len)
+                .is_some_and(|end| end <= self.log.len),
+            "log read out of bounds"
+        );
         if len == 0 {
             return &[];
         }
@@ -244,10 +283,15 @@ impl Segment {
     /// Writes index entry `i`.
     pub(crate) fn write_entry(&self, i: u64, e: &Entry) {
         let at = i as usize * ENTRY_LEN;
-        assert!(at + ENTRY_LEN <= self.index.len, "index write out of bounds");
+        assert!(
+            at + ENTRY_LEN <= self.index.len,
+            "index write out of bounds"
+        );
         let bytes = e.encode();
         // SAFETY: in bounds; only the writer writes entries, and never published ones.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.index.ptr().add(at), ENTRY_LEN) }
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.index.ptr().add(at), ENTRY_LEN)
+        }
     }
 
     /// Zeroes `len` log bytes at `offset` (clearing a torn tail).
@@ -259,7 +303,10 @@ impl Segment {
 
     /// Zeroes index entries `from..to`.
     pub(crate) fn zero_entries(&self, from: u64, to: u64) {
-        let (a, b) = (from as usize * ENTRY_LEN, (to as usize * ENTRY_LEN).min(self.index.len));
+        let (a, b) = (
+            from as usize * ENTRY_LEN,
+            (to as usize * ENTRY_LEN).min(self.index.len),
+        );
         if a >= b {
             return;
         }
@@ -270,7 +317,9 @@ impl Segment {
     /// Makes `len` log bytes at `offset` durable (msync, i.e. fdatasync of the range).
     pub(crate) fn flush_log(&self, offset: usize, len: usize) -> Result<(), LogError> {
         match &self.log.raw {
-            Some(m) if len > 0 => m.flush_range(offset, len).map_err(|e| LogError::io("flush", &self.log_path, e)),
+            Some(m) if len > 0 => m
+                .flush_range(offset, len)
+                .map_err(|e| LogError::io("flush", &self.log_path, e)),
             _ => Ok(()),
         }
     }
@@ -279,7 +328,9 @@ impl Segment {
     pub(crate) fn flush_index(&self, entries: u64) -> Result<(), LogError> {
         let len = (entries as usize * ENTRY_LEN).min(self.index.len);
         match &self.index.raw {
-            Some(m) if len > 0 => m.flush_range(0, len).map_err(|e| LogError::io("flush", &self.index_path, e)),
+            Some(m) if len > 0 => m
+                .flush_range(0, len)
+                .map_err(|e| LogError::io("flush", &self.index_path, e)),
             _ => Ok(()),
         }
     }
@@ -295,11 +346,14 @@ impl Segment {
         self.index_file
             .set_len(entries * ENTRY_LEN as u64)
             .map_err(|e| LogError::io("truncate", &self.index_path, e))?;
-        self.log_file.sync_all().map_err(|e| LogError::io("sync", &self.log_path, e))?;
-        self.index_file.sync_all().map_err(|e| LogError::io("sync", &self.index_path, e))?;
+        self.log_file
+            .sync_all()
+            .map_err(|e| LogError::io("sync", &self.log_path, e))?;
+        self.index_file
+            .sync_all()
+            .map_err(|e| LogError::io("sync", &self.index_path, e))?;
         Ok(())
     }
-
 }
 
 #[cfg(test)]

@@ -12,7 +12,11 @@ use rand::{Rng, SeedableRng};
 use super::*;
 
 fn cfg(segment_bytes: u64) -> LogConfig {
-    LogConfig { segment_bytes, label: "test".into(), ..LogConfig::default() }
+    LogConfig {
+        segment_bytes,
+        label: "test".into(),
+        ..LogConfig::default()
+    }
 }
 
 fn body(i: u64, len: usize) -> Vec<u8> {
@@ -25,7 +29,9 @@ fn body(i: u64, len: usize) -> Vec<u8> {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
 }
 
 fn append_all(log: &Log, reqs: &[Vec<Vec<u8>>]) -> Vec<Appended> {
@@ -50,14 +56,24 @@ fn append_read_and_reopen() {
     let a = append_all(&log, &[vec![body(1, 100)], vec![body(2, 50), body(3, 70)]]);
     assert_eq!((a[0].first, a[0].count), (1, 1));
     assert_eq!((a[1].first, a[1].count), (2, 2));
-    assert_eq!(log.get(2).unwrap(), Lookup::Found(Record { sequence: 2, timestamp: a[1].timestamp, body: body(2, 50) }));
+    assert_eq!(
+        log.get(2).unwrap(),
+        Lookup::Found(Record {
+            sequence: 2,
+            timestamp: a[1].timestamp,
+            body: body(2, 50)
+        })
+    );
     assert_eq!(log.get(4).unwrap(), Lookup::NotYet { next: 4 });
     log.close().unwrap();
     drop(log);
     let log = Log::open(dir.path(), cfg(64 << 10)).unwrap();
     assert_eq!(log.next_sequence(), 4);
     let all = log.read_after(0, 10, usize::MAX).unwrap();
-    assert_eq!(all.iter().map(|r| r.body.clone()).collect::<Vec<_>>(), vec![body(1, 100), body(2, 50), body(3, 70)]);
+    assert_eq!(
+        all.iter().map(|r| r.body.clone()).collect::<Vec<_>>(),
+        vec![body(1, 100), body(2, 50), body(3, 70)]
+    );
     assert_eq!(append_all(&log, &[vec![body(4, 10)]])[0].first, 4);
 }
 
@@ -65,7 +81,9 @@ fn append_read_and_reopen() {
 fn rolls_segments_and_keeps_sequences_dense() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), cfg(8 << 10)).unwrap();
-    let reqs: Vec<Vec<Vec<u8>>> = (0..60u64).map(|i| vec![body(3 * i, 200), body(3 * i + 1, 300), body(3 * i + 2, 100)]).collect();
+    let reqs: Vec<Vec<Vec<u8>>> = (0..60u64)
+        .map(|i| vec![body(3 * i, 200), body(3 * i + 1, 300), body(3 * i + 2, 100)])
+        .collect();
     append_all(&log, &reqs);
     assert!(segment_files(dir.path()).len() >= 4);
     let all = log.read_after(0, 1000, usize::MAX).unwrap();
@@ -90,7 +108,9 @@ fn rolls_segments_and_keeps_sequences_dense() {
 fn request_larger_than_a_segment_is_refused_whole() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), cfg(4096)).unwrap();
-    let err = rt().block_on(log.append(vec![body(1, 3000), body(2, 3000)])).unwrap_err();
+    let err = rt()
+        .block_on(log.append(vec![body(1, 3000), body(2, 3000)]))
+        .unwrap_err();
     assert!(matches!(err, LogError::TooLarge { .. }), "{err}");
     assert_eq!(log.next_sequence(), 1);
 }
@@ -122,7 +142,12 @@ fn retention_by_age_and_size_deletes_sealed_segments_only() {
         clock.advance(Duration::from_secs(60));
     }
     let before = segment_files(dir.path()).len();
-    let rep = log.enforce_retention(&Retention { max_age: Some(Duration::from_secs(10 * 60)), max_bytes: None }).unwrap();
+    let rep = log
+        .enforce_retention(&Retention {
+            max_age: Some(Duration::from_secs(10 * 60)),
+            max_bytes: None,
+        })
+        .unwrap();
     assert!(rep.segments > 0);
     assert_eq!(segment_files(dir.path()).len(), before - rep.segments);
     let first = log.first_sequence();
@@ -130,9 +155,18 @@ fn retention_by_age_and_size_deletes_sealed_segments_only() {
     assert!(matches!(log.get(1).unwrap(), Lookup::Expired { first: f } if f == first));
     assert!(matches!(log.get(first).unwrap(), Lookup::Found(_)));
     // Everything left is younger than the limit, except what shares a segment with younger records.
-    let rep = log.enforce_retention(&Retention { max_age: None, max_bytes: Some(1) }).unwrap();
+    let rep = log
+        .enforce_retention(&Retention {
+            max_age: None,
+            max_bytes: Some(1),
+        })
+        .unwrap();
     assert!(rep.segments > 0);
-    assert_eq!(segment_files(dir.path()).len(), 1, "the active segment stays");
+    assert_eq!(
+        segment_files(dir.path()).len(),
+        1,
+        "the active segment stays"
+    );
     assert!(matches!(log.get(30).unwrap(), Lookup::Found(_)));
     drop(log);
     assert_eq!(verify::verify(dir.path()).unwrap().damage, None);
@@ -162,7 +196,11 @@ fn full_disk_refuses_appends_then_resumes() {
     }
     io.disk_full.store(false, Ordering::SeqCst);
     let a = r.block_on(log.append(vec![body(99, 600)])).unwrap();
-    assert_eq!(a.first, acked.len() as u64 + 1, "sequences stay dense across refusals");
+    assert_eq!(
+        a.first,
+        acked.len() as u64 + 1,
+        "sequences stay dense across refusals"
+    );
     drop(log);
     assert_eq!(verify::verify(dir.path()).unwrap().damage, None);
 }
@@ -176,7 +214,9 @@ fn fixture(seed: u64) -> (tempfile::TempDir, Vec<Vec<u8>>, u64) {
     let r = rt();
     for i in 0..120u64 {
         let n = rng.random_range(1..4);
-        let req: Vec<Vec<u8>> = (0..n).map(|k| body(i * 10 + k, rng.random_range(20..400))).collect();
+        let req: Vec<Vec<u8>> = (0..n)
+            .map(|k| body(i * 10 + k, rng.random_range(20..400)))
+            .collect();
         bodies.extend(req.iter().cloned());
         r.block_on(log.append(req)).unwrap();
     }
@@ -193,9 +233,14 @@ fn truncating_the_newest_segment_anywhere_never_loses_a_complete_record() {
     let original = std::fs::read(&log_path).unwrap();
     let s = scan::scan_log(&original, newest);
     let written = s.end;
-    assert!(s.entries.len() > 5, "fixture should put several records in the newest segment");
+    assert!(
+        s.entries.len() > 5,
+        "fixture should put several records in the newest segment"
+    );
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut offsets: Vec<usize> = (0..600).map(|_| rng.random_range(0..=written + 64)).collect();
+    let mut offsets: Vec<usize> = (0..600)
+        .map(|_| rng.random_range(0..=written + 64))
+        .collect();
     // Every record boundary and the bytes around it, too.
     for e in &s.entries {
         let o = e.offset as usize;
@@ -204,25 +249,41 @@ fn truncating_the_newest_segment_anywhere_never_loses_a_complete_record() {
     offsets.push(written);
     for &cut in &offsets {
         std::fs::write(&log_path, &original[..cut.min(original.len())]).unwrap();
-        let log = Log::open(dir.path(), cfg(16 << 10)).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        let log =
+            Log::open(dir.path(), cfg(16 << 10)).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
         let complete = s.entries.iter().filter(|e| {
-            let len = u32::from_le_bytes(original[e.offset as usize..e.offset as usize + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(
+                original[e.offset as usize..e.offset as usize + 4]
+                    .try_into()
+                    .unwrap(),
+            );
             e.offset as usize + 8 + len as usize <= cut
         });
         let last_complete = complete.map(|e| e.sequence).max().unwrap_or(newest - 1);
-        assert_eq!(log.next_sequence(), last_complete + 1, "cut at {cut} (seed {seed:#x})");
+        assert_eq!(
+            log.next_sequence(),
+            last_complete + 1,
+            "cut at {cut} (seed {seed:#x})"
+        );
         for seq in 1..=last_complete {
             match log.get(seq).unwrap() {
-                Lookup::Found(r) => assert_eq!(r.body, bodies[seq as usize - 1], "seq {seq}, cut at {cut}"),
+                Lookup::Found(r) => {
+                    assert_eq!(r.body, bodies[seq as usize - 1], "seq {seq}, cut at {cut}")
+                }
                 other => panic!("seq {seq} lost after cut at {cut}: {other:?}"),
             }
         }
-        let a = rt().block_on(log.append(vec![b"{\"after\":true}".to_vec()])).unwrap();
+        let a = rt()
+            .block_on(log.append(vec![b"{\"after\":true}".to_vec()]))
+            .unwrap();
         assert_eq!(a.first, last_complete + 1);
         drop(log);
         let report = verify::verify(dir.path()).unwrap();
         assert_eq!(report.damage, None, "cut at {cut}");
-        assert_eq!(report.torn_tail, None, "cut at {cut}: recovery must leave a clean tail");
+        assert_eq!(
+            report.torn_tail, None,
+            "cut at {cut}: recovery must leave a clean tail"
+        );
     }
     assert!(offsets.len() >= 500);
 }
@@ -237,9 +298,17 @@ fn a_flipped_byte_in_a_sealed_segment_refuses_to_open_and_verify_names_it() {
     bytes[at] ^= 0x10;
     std::fs::write(&path, &bytes).unwrap();
     let err = Log::open(dir.path(), cfg(16 << 10)).unwrap_err();
-    let LogError::Corrupt { path: p, offset, .. } = &err else { panic!("expected Corrupt, got {err}") };
+    let LogError::Corrupt {
+        path: p, offset, ..
+    } = &err
+    else {
+        panic!("expected Corrupt, got {err}")
+    };
     assert_eq!(p, &path);
-    assert!(*offset <= at as u64, "offset {offset} should be at or before the flip at {at}");
+    assert!(
+        *offset <= at as u64,
+        "offset {offset} should be at or before the flip at {at}"
+    );
     let report = verify::verify(dir.path()).unwrap();
     let d = report.damage.unwrap();
     assert_eq!((d.path, d.offset), (path, *offset));
@@ -255,7 +324,10 @@ fn damage_inside_the_active_segment_before_valid_records_refuses_to_open() {
     bytes[victim] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
     let err = Log::open(dir.path(), cfg(16 << 10)).unwrap_err();
-    assert!(matches!(&err, LogError::Corrupt { offset, .. } if *offset == s.entries[1].offset), "{err}");
+    assert!(
+        matches!(&err, LogError::Corrupt { offset, .. } if *offset == s.entries[1].offset),
+        "{err}"
+    );
     let d = verify::verify(dir.path()).unwrap().damage.unwrap();
     assert_eq!(d.offset, s.entries[1].offset);
 }
@@ -269,25 +341,47 @@ fn a_damaged_sealed_index_is_named() {
     bytes[index::ENTRY_LEN + 9] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     let err = Log::open(dir.path(), cfg(16 << 10)).unwrap_err();
-    assert!(matches!(&err, LogError::Corrupt { path: p, offset, .. } if *p == path && *offset == index::ENTRY_LEN as u64), "{err}");
+    assert!(
+        matches!(&err, LogError::Corrupt { path: p, offset, .. } if *p == path && *offset == index::ENTRY_LEN as u64),
+        "{err}"
+    );
 }
 
 #[test]
 fn fsync_policy_parses() {
     assert_eq!(FsyncPolicy::parse("always"), Ok(FsyncPolicy::Always));
     assert_eq!(FsyncPolicy::parse("never"), Ok(FsyncPolicy::Never));
-    assert_eq!(FsyncPolicy::parse("interval:5"), Ok(FsyncPolicy::Interval(Duration::from_millis(5))));
-    assert_eq!(FsyncPolicy::parse("interval:1s"), Ok(FsyncPolicy::Interval(Duration::from_secs(1))));
+    assert_eq!(
+        FsyncPolicy::parse("interval:5"),
+        Ok(FsyncPolicy::Interval(Duration::from_millis(5)))
+    );
+    assert_eq!(
+        FsyncPolicy::parse("interval:1s"),
+        Ok(FsyncPolicy::Interval(Duration::from_secs(1)))
+    );
     assert!(FsyncPolicy::parse("sometimes").is_err());
     assert!(FsyncPolicy::parse("interval:0").is_err());
-    assert_eq!(FsyncPolicy::parse(&FsyncPolicy::Interval(Duration::from_millis(7)).to_string()), Ok(FsyncPolicy::Interval(Duration::from_millis(7))));
+    assert_eq!(
+        FsyncPolicy::parse(&FsyncPolicy::Interval(Duration::from_millis(7)).to_string()),
+        Ok(FsyncPolicy::Interval(Duration::from_millis(7)))
+    );
 }
 
 #[test]
 fn interval_and_never_policies_ack_and_persist_on_close() {
-    for policy in [FsyncPolicy::Interval(Duration::from_millis(5)), FsyncPolicy::Never] {
+    for policy in [
+        FsyncPolicy::Interval(Duration::from_millis(5)),
+        FsyncPolicy::Never,
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let log = Log::open(dir.path(), LogConfig { fsync: policy, ..cfg(8192) }).unwrap();
+        let log = Log::open(
+            dir.path(),
+            LogConfig {
+                fsync: policy,
+                ..cfg(8192)
+            },
+        )
+        .unwrap();
         let reqs: Vec<Vec<Vec<u8>>> = (0..50u64).map(|i| vec![body(i, 100)]).collect();
         append_all(&log, &reqs);
         log.close().unwrap();

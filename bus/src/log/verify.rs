@@ -42,7 +42,11 @@ pub struct Report {
 
 fn map(path: &Path) -> Result<Option<Mmap>, LogError> {
     let f = File::open(path).map_err(|e| LogError::io("open", path, e))?;
-    if f.metadata().map_err(|e| LogError::io("stat", path, e))?.len() == 0 {
+    if f.metadata()
+        .map_err(|e| LogError::io("stat", path, e))?
+        .len()
+        == 0
+    {
         return Ok(None);
     }
     // SAFETY: read-only map of a file no one writes while verify runs (the server is stopped).
@@ -60,10 +64,18 @@ pub fn verify(dir: &Path) -> Result<Report, LogError> {
         let log_path = dir.join(log_name(base));
         let index_path = dir.join(index_name(base));
         report.segments += 1;
-        let damage = |path: &Path, offset: usize, reason: String| Damage { path: path.to_path_buf(), offset: offset as u64, reason };
+        let damage = |path: &Path, offset: usize, reason: String| Damage {
+            path: path.to_path_buf(),
+            offset: offset as u64,
+            reason,
+        };
         if let Some(want) = expect {
             if base != want {
-                report.damage = Some(damage(&log_path, 0, format!("segment starts at sequence {base}; {want} expected")));
+                report.damage = Some(damage(
+                    &log_path,
+                    0,
+                    format!("segment starts at sequence {base}; {want} expected"),
+                ));
                 return Ok(report);
             }
         }
@@ -73,7 +85,9 @@ pub fn verify(dir: &Path) -> Result<Report, LogError> {
         if last {
             match scan::classify_tail(buf, &s) {
                 Tail::Clean => {}
-                Tail::Torn { offset, reason, .. } => report.torn_tail = Some(damage(&log_path, offset, reason)),
+                Tail::Torn { offset, reason, .. } => {
+                    report.torn_tail = Some(damage(&log_path, offset, reason))
+                }
                 Tail::Damaged { offset, reason } => {
                     report.damage = Some(damage(&log_path, offset, reason));
                     return Ok(report);
@@ -84,7 +98,11 @@ pub fn verify(dir: &Path) -> Result<Report, LogError> {
                 report.damage = Some(damage(&log_path, at, why));
                 return Ok(report);
             }
-            let index = if index_path.exists() { map(&index_path)? } else { None };
+            let index = if index_path.exists() {
+                map(&index_path)?
+            } else {
+                None
+            };
             let idx: &[u8] = index.as_deref().unwrap_or(&[]);
             if let Err((at, why)) = scan::check_index(idx, &s.entries) {
                 report.damage = Some(damage(&index_path, at, why));

@@ -32,7 +32,9 @@ pub(crate) enum Cmd {
         reply: oneshot::Sender<Result<Appended, LogError>>,
     },
     /// Flush everything and stop.
-    Close { reply: std::sync::mpsc::SyncSender<Result<(), LogError>> },
+    Close {
+        reply: std::sync::mpsc::SyncSender<Result<(), LogError>>,
+    },
 }
 
 /// Most bytes taken into one group before flushing.
@@ -57,11 +59,10 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>, opened: &Opened) -> Result<Writer, LogError> {
-        let active = opened
-            .segments
-            .last()
-            .cloned()
-            .ok_or_else(|| LogError::Config("log opened without an active segment".to_owned()))?;
+        let active =
+            opened.segments.last().cloned().ok_or_else(|| {
+                LogError::Config("log opened without an active segment".to_owned())
+            })?;
         Ok(Writer {
             cap_bytes: active.log_capacity(),
             cap_entries: active.index_capacity(),
@@ -101,7 +102,11 @@ impl Writer {
             let mut next = first;
             while let Some(cmd) = next.take() {
                 match cmd {
-                    Cmd::Append { bodies, enqueued, reply } => {
+                    Cmd::Append {
+                        bodies,
+                        enqueued,
+                        reply,
+                    } => {
                         bytes += bodies.iter().map(Vec::len).sum::<usize>();
                         match self.write_request(&bodies) {
                             Ok(a) => group.push((reply, a, enqueued)),
@@ -121,7 +126,9 @@ impl Writer {
             }
             let durable = match self.shared.cfg.fsync {
                 FsyncPolicy::Always => true,
-                FsyncPolicy::Interval(every) => close.is_some() || self.last_flush.elapsed() >= every,
+                FsyncPolicy::Interval(every) => {
+                    close.is_some() || self.last_flush.elapsed() >= every
+                }
                 FsyncPolicy::Never => close.is_some(),
             };
             let flushed = if durable { self.flush(&label) } else { Ok(()) };
@@ -144,7 +151,11 @@ impl Writer {
                 }
             }
             if let Some(reply) = close {
-                let _ = reply.send(self.shared.failure().map_or(Ok(()), |w| Err(LogError::Failed(w))));
+                let _ = reply.send(
+                    self.shared
+                        .failure()
+                        .map_or(Ok(()), |w| Err(LogError::Failed(w))),
+                );
                 return;
             }
         }
@@ -159,11 +170,18 @@ impl Writer {
         if let Some(why) = self.shared.failure() {
             return Err(LogError::Failed(why));
         }
-        let need: u64 = bodies.iter().map(|b| (FRAME_OVERHEAD + b.len()) as u64).sum();
+        let need: u64 = bodies
+            .iter()
+            .map(|b| (FRAME_OVERHEAD + b.len()) as u64)
+            .sum();
         let n = bodies.len() as u64;
         let cfg = &self.shared.cfg;
         if need > cfg.segment_bytes || n > cfg.index_entries() {
-            return Err(LogError::TooLarge { bytes: need, records: bodies.len(), segment_bytes: cfg.segment_bytes });
+            return Err(LogError::TooLarge {
+                bytes: need,
+                records: bodies.len(),
+                segment_bytes: cfg.segment_bytes,
+            });
         }
         if self.pos + need > self.cap_bytes || self.count + n > self.cap_entries {
             self.roll()?;
@@ -175,7 +193,14 @@ impl Writer {
             // SAFETY: the writer is the only writer; the range is above the published end.
             let slot = unsafe { self.active.log_slot(self.pos as usize, len) };
             record::encode_into(slot, self.next_seq, ts, body);
-            self.active.write_entry(self.count, &Entry { sequence: self.next_seq, offset: self.pos, timestamp: ts });
+            self.active.write_entry(
+                self.count,
+                &Entry {
+                    sequence: self.next_seq,
+                    offset: self.pos,
+                    timestamp: ts,
+                },
+            );
             self.pos += len as u64;
             self.count += 1;
             self.next_seq += 1;
@@ -183,7 +208,11 @@ impl Writer {
         if n > 0 {
             self.last_ts = ts;
         }
-        Ok(Appended { first, count: bodies.len(), timestamp: ts })
+        Ok(Appended {
+            first,
+            count: bodies.len(),
+            timestamp: ts,
+        })
     }
 
     /// Seals the active segment and starts the next one. Sealing comes first: a crash between the
@@ -193,7 +222,13 @@ impl Writer {
         let dir = self.shared.dir.clone();
         if self.count == 0 {
             // An empty active segment that is too small (opened on a full disk): replace it.
-            let seg = Segment::create(&dir, self.active.base, cfg.segment_bytes, cfg.index_entries(), &*self.shared.io)?;
+            let seg = Segment::create(
+                &dir,
+                self.active.base,
+                cfg.segment_bytes,
+                cfg.index_entries(),
+                &*self.shared.io,
+            )?;
             let seg = Arc::new(seg);
             let mut list = self.shared.segments_mut();
             if let Some(last) = list.last_mut() {
@@ -205,11 +240,18 @@ impl Writer {
         }
         if self.cap_bytes > 0 {
             self.active.seal(self.pos, self.count)?;
-            self.sealed_now.push((self.active.clone(), self.count, self.pos, self.last_ts));
+            self.sealed_now
+                .push((self.active.clone(), self.count, self.pos, self.last_ts));
             self.cap_bytes = 0;
             self.cap_entries = 0;
         }
-        let seg = Segment::create(&dir, self.next_seq, cfg.segment_bytes, cfg.index_entries(), &*self.shared.io)?;
+        let seg = Segment::create(
+            &dir,
+            self.next_seq,
+            cfg.segment_bytes,
+            cfg.index_entries(),
+            &*self.shared.io,
+        )?;
         let seg = Arc::new(seg);
         self.shared.segments_mut().push(seg.clone());
         self.set_active(seg);
@@ -228,7 +270,10 @@ impl Writer {
     fn flush(&mut self, label: &str) -> Result<(), LogError> {
         if self.dirty_from < self.pos {
             let started = Instant::now();
-            self.active.flush_log(self.dirty_from as usize, (self.pos - self.dirty_from) as usize)?;
+            self.active.flush_log(
+                self.dirty_from as usize,
+                (self.pos - self.dirty_from) as usize,
+            )?;
             metrics::histogram!("railyard_fsync_seconds", "bus" => label.to_owned())
                 .record(started.elapsed().as_secs_f64());
             self.dirty_from = self.pos;
@@ -253,4 +298,3 @@ impl Writer {
         self.shared.visible.store(self.next_seq, Ordering::Release);
     }
 }
-

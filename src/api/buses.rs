@@ -1,0 +1,161 @@
+//! `/v1/buses`: list, create or update (`PUT`), read and delete buses.
+//!
+//! `PUT` is create-or-replace of the writable fields (description, retention), answering 201 on
+//! create and 200 on update. Every bus carries an ETag (its version); `If-Match` on `PUT` and
+//! `DELETE` makes the write conditional and answers 412 when someone else changed it first.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bus::registry::{Bus, BusSpec, BusUpdate};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::json::JsonBody;
+use super::problem::ApiError;
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// Reads `If-Match: "3"` (or `W/"3"`); `*` means "any existing version".
+fn if_match(headers: &HeaderMap, current: Option<u64>) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("").trim();
+    if s == "*" {
+        return match current {
+            Some(c) => Ok(Some(c)),
+            None => Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                "If-Match: * but the bus does not exist",
+            )),
+        };
+    }
+    let tag = s.trim_start_matches("W/").trim_matches('"');
+    tag.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "invalid-header",
+            format!("If-Match {s:?} is not an ETag of this API (such as \"3\")"),
+        )
+    })
+}
+
+fn view(spec: &BusSpec, bus: &Bus) -> Value {
+    let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
+    v["stats"] = json!({
+        "first_sequence": bus.log.first_sequence(),
+        "next_sequence": bus.log.next_sequence(),
+        "retained_bytes": bus.log.retained_bytes(),
+    });
+    v
+}
+
+fn with_etag(status: StatusCode, version: u64, body: Value) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    resp
+}
+
+/// `GET /v1/buses?limit=&cursor=`
+pub async fn list(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let limit = match q.get("limit") {
+        None => 100,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid-query",
+                    format!("query parameter limit: {v:?} is not between 1 and 1000"),
+                )
+                .with_error("/limit", "must be between 1 and 1000")
+            })?,
+    };
+    let cursor = q.get("cursor").cloned().unwrap_or_default();
+    let all: Vec<Arc<Bus>> = st.buses.all();
+    let page: Vec<&Arc<Bus>> = all
+        .iter()
+        .filter(|b| b.spec().name > cursor)
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    let items: Vec<Value> = page
+        .iter()
+        .take(limit)
+        .map(|b| view(&b.spec(), b))
+        .collect();
+    let next = if more {
+        page.get(limit - 1).map(|b| Value::String(b.spec().name))
+    } else {
+        None
+    };
+    Ok(
+        axum::Json(json!({ "buses": items, "next_cursor": next.unwrap_or(Value::Null) }))
+            .into_response(),
+    )
+}
+
+/// `GET /v1/buses/{bus}`
+pub async fn get(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let bus = st.bus(&name)?;
+    let spec = bus.spec();
+    Ok(with_etag(StatusCode::OK, spec.version, view(&spec, &bus)))
+}
+
+/// `PUT /v1/buses/{bus}`
+pub async fn put(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    JsonBody(update): JsonBody<BusUpdate>,
+) -> Result<Response, ApiError> {
+    let current = st.buses.get(&name).map(|b| b.spec().version);
+    let expected = if_match(&headers, current)?;
+    let buses = st.buses.clone();
+    let n = name.clone();
+    let (spec, created) = tokio::task::spawn_blocking(move || buses.put(&n, update, expected))
+        .await
+        .map_err(|e| ApiError::internal("bus update task", &e))??;
+    let bus = st.bus(&name)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = with_etag(status, spec.version, view(&spec, &bus));
+    if created {
+        if let Ok(loc) = HeaderValue::from_str(&format!("/v1/buses/{name}")) {
+            resp.headers_mut().insert(header::LOCATION, loc);
+        }
+    }
+    Ok(resp)
+}
+
+/// `DELETE /v1/buses/{bus}`
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let current = st.buses.get(&name).map(|b| b.spec().version);
+    let expected = if_match(&headers, current)?;
+    let buses = st.buses.clone();
+    tokio::task::spawn_blocking(move || buses.delete(&name, expected))
+        .await
+        .map_err(|e| ApiError::internal("bus delete task", &e))??;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,42 @@
+//! `/healthz` (the process is alive), `/readyz` (it accepts traffic: storage open, not shutting
+//! down) and `/metrics` (Prometheus text).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+
+/// `GET /healthz`
+pub async fn healthz() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+/// `GET /readyz`
+pub async fn readyz(State(st): State<AppState>) -> Response {
+    if st.ready.load(Ordering::Acquire) {
+        axum::Json(json!({ "status": "ready" })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "shutting down" })),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    let text = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        text,
+    )
+        .into_response()
+}

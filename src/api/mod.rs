@@ -1,0 +1,67 @@
+//! The HTTP API: one module per resource, merged into one router here.
+//!
+//! Every error is an [`problem::ApiError`] (problem+json), including unknown routes and methods.
+
+pub mod buses;
+pub mod events;
+pub mod health;
+pub mod json;
+pub mod problem;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use bus::registry::{Bus, Buses};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sources::ingest::Limits;
+
+use problem::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub buses: Arc<Buses>,
+    pub limits: Arc<Limits>,
+    pub metrics: Option<PrometheusHandle>,
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// The bus called `name`, or a 404 problem.
+    pub fn bus(&self, name: &str) -> Result<Arc<Bus>, ApiError> {
+        self.buses
+            .get(name)
+            .ok_or_else(|| ApiError::not_found(format!("bus {name:?} does not exist")))
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/v1/buses", get(buses::list))
+        .route(
+            "/v1/buses/{bus}",
+            get(buses::get).put(buses::put).delete(buses::delete),
+        )
+        .route(
+            "/v1/buses/{bus}/events",
+            get(events::list).post(events::ingest),
+        )
+        .route("/v1/buses/{bus}/events/{sequence}", get(events::get))
+        .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1/") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this resource does not support that method",
+            )
+        })
+        .with_state(state)
+}

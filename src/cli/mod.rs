@@ -1,0 +1,32 @@
+//! The command line: `serve`, `log verify`, `bench ingest|sink`.
+
+pub mod bench;
+pub mod log;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Overrides;
+
+/// Railyard: a CloudEvents event bus with durable embedded storage.
+#[derive(Debug, Parser)]
+#[command(name = "railyard", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (embedded storage; settings from --config, RAILYARD_* and flags)
+    Serve(Overrides),
+    /// Inspect the event log on disk
+    Log {
+        #[command(subcommand)]
+        command: log::LogCommand,
+    },
+    /// Load tools: drive ingest and print throughput and latency, or run a baseline sink
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}

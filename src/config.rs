@@ -1,0 +1,230 @@
+//! Server configuration: a TOML file, then `RAILYARD_*` environment variables, then flags; the
+//! later source wins for each setting.
+//!
+//! Every setting with a unit carries it in the value (`"1MiB"`, `"30s"`). The file is strict
+//! (`deny_unknown_fields`), so a misspelt key is an error at start rather than a silently ignored
+//! setting.
+//!
+//! ```toml
+//! data_dir = "./railyard-data"   # RAILYARD_DATA_DIR, --data-dir
+//! listen = "127.0.0.1:8080"      # RAILYARD_LISTEN, --listen
+//! fsync = "always"               # RAILYARD_FSYNC, --fsync: always | interval:<ms> | never
+//! segment_size = "128MiB"        # RAILYARD_SEGMENT_SIZE, --segment-size
+//! max_event_size = "1MiB"        # RAILYARD_MAX_EVENT_SIZE, --max-event-size
+//! max_batch_size = "10MiB"       # RAILYARD_MAX_BATCH_SIZE, --max-batch-size
+//! max_batch_events = 1000        # RAILYARD_MAX_BATCH_EVENTS, --max-batch-events
+//! retention_check = "30s"        # RAILYARD_RETENTION_CHECK, --retention-check
+//! shutdown_timeout = "30s"       # RAILYARD_SHUTDOWN_TIMEOUT, --shutdown-timeout
+//! log = "info"                   # RAILYARD_LOG, --log (a tracing filter, e.g. "info,railyard=debug")
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bus::log::FsyncPolicy;
+use bus::units;
+use serde::Deserialize;
+
+/// The configuration file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where events and metadata live.
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// `always`, `interval:<ms>` or `never`.
+    pub fsync: Option<String>,
+    /// Size of a log segment.
+    pub segment_size: Option<String>,
+    /// Largest event accepted.
+    pub max_event_size: Option<String>,
+    /// Largest batch request accepted.
+    pub max_batch_size: Option<String>,
+    /// Most events in one batch request.
+    pub max_batch_events: Option<usize>,
+    /// How often retention is applied.
+    pub retention_check: Option<String>,
+    /// How long a graceful shutdown may take before in-flight requests are abandoned.
+    pub shutdown_timeout: Option<String>,
+    /// Log filter.
+    pub log: Option<String>,
+}
+
+/// Settings given on the command line or in the environment (clap fills both).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct Overrides {
+    /// Configuration file (TOML)
+    #[arg(long, env = "RAILYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./railyard-data]
+    #[arg(long, env = "RAILYARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Listen address [default: 127.0.0.1:8080]
+    #[arg(long, env = "RAILYARD_LISTEN")]
+    pub listen: Option<String>,
+    /// Durability of acks: always | interval:<ms> | never [default: always]
+    #[arg(long, env = "RAILYARD_FSYNC")]
+    pub fsync: Option<String>,
+    /// Log segment size [default: 128MiB]
+    #[arg(long, env = "RAILYARD_SEGMENT_SIZE")]
+    pub segment_size: Option<String>,
+    /// Largest event accepted [default: 1MiB]
+    #[arg(long, env = "RAILYARD_MAX_EVENT_SIZE")]
+    pub max_event_size: Option<String>,
+    /// Largest batch request accepted [default: 10MiB]
+    #[arg(long, env = "RAILYARD_MAX_BATCH_SIZE")]
+    pub max_batch_size: Option<String>,
+    /// Most events in one batch request [default: 1000]
+    #[arg(long, env = "RAILYARD_MAX_BATCH_EVENTS")]
+    pub max_batch_events: Option<usize>,
+    /// How often retention is applied [default: 30s]
+    #[arg(long, env = "RAILYARD_RETENTION_CHECK")]
+    pub retention_check: Option<String>,
+    /// Graceful shutdown limit [default: 30s]
+    #[arg(long, env = "RAILYARD_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
+    /// Log filter, e.g. info or debug [default: info]
+    #[arg(long, env = "RAILYARD_LOG")]
+    pub log: Option<String>,
+}
+
+/// The resolved settings of `railyard serve`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub fsync: FsyncPolicy,
+    pub segment_bytes: u64,
+    pub max_event_bytes: usize,
+    pub max_batch_bytes: usize,
+    pub max_batch_events: usize,
+    pub retention_check: Duration,
+    pub shutdown_timeout: Duration,
+    pub log: String,
+}
+
+fn bytes(name: &str, v: &str) -> anyhow::Result<u64> {
+    units::parse_bytes(v).with_context(|| format!("setting {name}"))
+}
+
+fn duration(name: &str, v: &str) -> anyhow::Result<Duration> {
+    units::parse_duration(v).with_context(|| format!("setting {name}"))
+}
+
+/// Reads the file named by `--config` (if any) and applies the overrides.
+pub fn load(o: &Overrides) -> anyhow::Result<Settings> {
+    let file = match &o.config {
+        Some(path) => read_file(path)?,
+        None => FileConfig::default(),
+    };
+    resolve(file, o)
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+/// Combines a file's settings with the overrides (overrides win) and the defaults.
+pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
+    let pick = |flag: &Option<String>, file: Option<String>, default: &str| {
+        flag.clone().or(file).unwrap_or_else(|| default.to_owned())
+    };
+    let listen = pick(&o.listen, file.listen, "127.0.0.1:8080");
+    let listen: SocketAddr = listen.parse().with_context(|| {
+        format!("setting listen: {listen:?} is not an address such as 127.0.0.1:8080")
+    })?;
+    let fsync = pick(&o.fsync, file.fsync, "always");
+    let fsync = FsyncPolicy::parse(&fsync)
+        .map_err(anyhow::Error::msg)
+        .context("setting fsync")?;
+    let segment_bytes = bytes(
+        "segment_size",
+        &pick(&o.segment_size, file.segment_size, "128MiB"),
+    )?;
+    let max_event_bytes = bytes(
+        "max_event_size",
+        &pick(&o.max_event_size, file.max_event_size, "1MiB"),
+    )?;
+    let max_batch_bytes = bytes(
+        "max_batch_size",
+        &pick(&o.max_batch_size, file.max_batch_size, "10MiB"),
+    )?;
+    let max_batch_events = o.max_batch_events.or(file.max_batch_events).unwrap_or(1000);
+    if max_event_bytes == 0 || max_batch_bytes == 0 || max_batch_events == 0 {
+        bail!("max_event_size, max_batch_size and max_batch_events must be above zero");
+    }
+    if segment_bytes < max_batch_bytes.max(max_event_bytes) + 4096 {
+        bail!(
+            "segment_size ({}) must exceed max_batch_size and max_event_size: a request is stored in one segment",
+            units::format_bytes(segment_bytes)
+        );
+    }
+    Ok(Settings {
+        data_dir: o
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./railyard-data")),
+        listen,
+        fsync,
+        segment_bytes,
+        max_event_bytes: usize::try_from(max_event_bytes).context("max_event_size")?,
+        max_batch_bytes: usize::try_from(max_batch_bytes).context("max_batch_size")?,
+        max_batch_events,
+        retention_check: duration(
+            "retention_check",
+            &pick(&o.retention_check, file.retention_check, "30s"),
+        )?,
+        shutdown_timeout: duration(
+            "shutdown_timeout",
+            &pick(&o.shutdown_timeout, file.shutdown_timeout, "30s"),
+        )?,
+        log: pick(&o.log, file.log, "info"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let s = resolve(FileConfig::default(), &Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./railyard-data"));
+        assert_eq!(s.fsync, FsyncPolicy::Always);
+        assert_eq!(s.max_event_bytes, 1 << 20);
+        assert_eq!(s.max_batch_bytes, 10 << 20);
+        assert_eq!(s.max_batch_events, 1000);
+    }
+
+    #[test]
+    fn file_then_overrides_later_wins() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nfsync = \"never\"\nmax_event_size = \"2MiB\"",
+        )
+        .unwrap();
+        let o = Overrides {
+            fsync: Some("interval:10".into()),
+            ..Overrides::default()
+        };
+        let s = resolve(file, &o).unwrap();
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.fsync, FsyncPolicy::Interval(Duration::from_millis(10)));
+        assert_eq!(s.max_event_bytes, 2 << 20);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_units_are_errors() {
+        assert!(toml::from_str::<FileConfig>("listn = \"x\"").is_err());
+        let file: FileConfig = toml::from_str("max_event_size = \"lots\"").unwrap();
+        let e = resolve(file, &Overrides::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("max_event_size"), "{e:#}");
+    }
+}

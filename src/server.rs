@@ -1,0 +1,157 @@
+//! Wiring only: open the data directory and the buses, build the router, serve until SIGTERM or
+//! Ctrl-C, then shut down in order — stop accepting, let in-flight appends finish (their
+//! producers get their acks), flush and close every log, exit 0.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use bus::datadir::DataDir;
+use bus::log::LogConfig;
+use bus::registry::Buses;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sources::ingest::Limits;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5,
+];
+
+fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(LATENCY_BUCKETS)
+        .context("metrics buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    metrics::describe_counter!("railyard_events_ingested_total", "Events stored, by bus");
+    metrics::describe_counter!(
+        "railyard_bytes_ingested_total",
+        "Bytes of events stored (structured JSON), by bus"
+    );
+    metrics::describe_counter!(
+        "railyard_requests_rejected_total",
+        "Requests (or batch entries) refused, by reason"
+    );
+    metrics::describe_histogram!(
+        "railyard_append_seconds",
+        metrics::Unit::Seconds,
+        "From enqueue to durable ack, per append request"
+    );
+    metrics::describe_histogram!(
+        "railyard_fsync_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one group-commit flush"
+    );
+    Ok(handle)
+}
+
+async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs `railyard serve` until it is told to stop.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let data_dir = settings.data_dir.clone();
+    let dir = DataDir::open(&data_dir)
+        .with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    let log_cfg = LogConfig {
+        segment_bytes: settings.segment_bytes,
+        fsync: settings.fsync,
+        ..LogConfig::default()
+    };
+    let buses = tokio::task::spawn_blocking(move || Buses::open(dir, log_cfg))
+        .await
+        .context("opening buses")?
+        .with_context(|| format!("opening the buses in {}", data_dir.display()))?;
+    let buses = Arc::new(buses);
+    let metrics = install_metrics()?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = AppState {
+        buses: buses.clone(),
+        limits: Arc::new(Limits {
+            max_event_bytes: settings.max_event_bytes,
+            max_batch_bytes: settings.max_batch_bytes,
+            max_batch_events: settings.max_batch_events,
+        }),
+        metrics: Some(metrics.clone()),
+        ready: ready.clone(),
+    };
+    let app = api::router(state);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr().context("local address")?;
+
+    let background = spawn_background(buses.clone(), metrics, settings.retention_check);
+    tracing::info!(%addr, data_dir = %settings.data_dir.display(), fsync = %settings.fsync, "railyard serving");
+    // Machine-readable for scripts and tests (the port may have been chosen by the OS).
+    println!("listening on http://{addr}");
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stop_wait = stop.clone();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let serve = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop_wait.notified().await });
+    let mut serve = std::pin::pin!(serve.into_future());
+    tokio::select! {
+        r = &mut serve => r.context("server failed")?,
+        _ = signalled() => {
+            ready.store(false, Ordering::Release);
+            stop.notify_one();
+            match tokio::time::timeout(settings.shutdown_timeout, &mut serve).await {
+                Ok(r) => r.context("server failed during shutdown")?,
+                Err(_) => tracing::warn!(timeout = ?settings.shutdown_timeout, "shutdown timeout: abandoning requests still open"),
+            }
+        }
+    }
+    background.abort();
+    tokio::task::spawn_blocking(move || buses.close())
+        .await
+        .context("closing logs")?
+        .context("flushing logs at shutdown")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+fn spawn_background(
+    buses: Arc<Buses>,
+    metrics: PrometheusHandle,
+    retention_every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut retention = tokio::time::interval(retention_every);
+        let mut upkeep = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = retention.tick() => {
+                    let b = buses.clone();
+                    let _ = tokio::task::spawn_blocking(move || b.enforce_retention()).await;
+                }
+                _ = upkeep.tick() => metrics.run_upkeep(),
+            }
+        }
+    })
+}
