@@ -234,6 +234,13 @@ pub async fn list(
         .into_response())
 }
 
+fn sequence_headers(h: &mut HeaderMap, r: &Record) {
+    h.insert("railyard-sequence", HeaderValue::from(r.sequence));
+    if let Ok(v) = HeaderValue::from_str(&rfc3339_micros(r.timestamp)) {
+        h.insert("railyard-ingested-at", v);
+    }
+}
+
 fn write_item(out: &mut Vec<u8>, r: &Record) {
     out.extend_from_slice(
         format!(
@@ -247,12 +254,25 @@ fn write_item(out: &mut Vec<u8>, r: &Record) {
     out.push(b'}');
 }
 
-/// `GET /v1/buses/{bus}/events/{sequence}`: the event exactly as stored, in structured mode.
+/// `GET /v1/buses/{bus}/events/{sequence}[?mode=binary]`: the event exactly as stored, in
+/// structured mode (default) or in binary mode (`ce-` headers, the data as the body).
 pub async fn get(
     State(st): State<AppState>,
     Path((bus_name, seq)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let bus = st.bus(&bus_name)?;
+    let binary = match q.get("mode").map(String::as_str) {
+        None | Some("structured") => false,
+        Some("binary") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid-query",
+                format!("query parameter mode: {other:?} is not structured or binary"),
+            )
+            .with_error("/mode", "must be structured or binary"));
+        }
+    };
     let seq: u64 = seq.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid-path",
@@ -261,17 +281,38 @@ pub async fn get(
         .with_error("/sequence", "must be a non-negative integer")
     })?;
     match tokio::task::block_in_place(|| bus.log.get(seq))? {
+        Lookup::Found(r) if binary => {
+            let ev = bus::event::Event::from_structured_json(&r.body)
+                .map_err(|e| ApiError::internal("stored event does not decode", &e))?;
+            let msg = ev.to_binary();
+            let mut resp = Response::new(Body::from(msg.body));
+            let h = resp.headers_mut();
+            for (name, value) in &msg.headers {
+                if let (Ok(n), Ok(v)) = (
+                    header::HeaderName::try_from(name.as_str()),
+                    HeaderValue::from_str(value),
+                ) {
+                    h.append(n, v);
+                }
+            }
+            if let Some(ct) = msg
+                .content_type
+                .as_deref()
+                .and_then(|ct| HeaderValue::from_str(ct).ok())
+            {
+                h.insert(header::CONTENT_TYPE, ct);
+            }
+            sequence_headers(h, &r);
+            Ok(resp)
+        }
         Lookup::Found(r) => {
-            let mut resp = Response::new(Body::from(r.body));
+            let mut resp = Response::new(Body::from(r.body.clone()));
             let h = resp.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/cloudevents+json"),
             );
-            h.insert("railyard-sequence", HeaderValue::from(r.sequence));
-            if let Ok(v) = HeaderValue::from_str(&rfc3339_micros(r.timestamp)) {
-                h.insert("railyard-ingested-at", v);
-            }
+            sequence_headers(h, &r);
             Ok(resp)
         }
         Lookup::Expired { first } => Err(ApiError::new(

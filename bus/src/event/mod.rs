@@ -21,6 +21,7 @@
 //! where `null` is an explicit null payload and is kept. Duplicate members are refused: which one
 //! would win is parser-specific, and an event bus must not guess.
 
+pub mod binary;
 mod error;
 pub mod media_type;
 pub mod time;
@@ -40,6 +41,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+pub use binary::BinaryMessage;
 pub use error::EventError;
 pub use media_type::MediaType;
 pub use validate::{MAX_EXTENSION_NAME_LEN, RESERVED_NAMES, SPEC_VERSION, check_extension_name};

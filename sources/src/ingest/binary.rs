@@ -140,6 +140,10 @@ fn body_to_data(body: &Bytes, media: Option<&MediaType>) -> Result<Data, IngestE
             Ok(text) => Data::text(text),
             Err(_) => Data::Binary(body.to_vec()),
         }),
-        _ => Ok(Data::Binary(body.to_vec())),
+        // No Content-Type: the CloudEvents JSON format reads an absent datacontenttype as
+        // application/json, and SDKs (Python's, for one) send JSON data this way. A body that
+        // parses as JSON is kept as JSON, anything else as bytes, so either reads back as sent.
+        None => Ok(Data::json(body).unwrap_or_else(|_| Data::Binary(body.to_vec()))),
+        Some(_) => Ok(Data::Binary(body.to_vec())),
     }
 }

@@ -50,26 +50,7 @@ pub fn decode(raw: &[u8]) -> Result<Cow<'_, str>, NotUtf8> {
     })
 }
 
-/// Encodes a value for a binary-mode header: space, `"`, `%` and everything outside printable
-/// ASCII (U+0021..U+007E) as `%XX` of its UTF-8 bytes.
-pub fn encode(value: &str) -> Cow<'_, str> {
-    let needs = |c: u8| !(0x21..=0x7e).contains(&c) || c == b'"' || c == b'%';
-    if !value.bytes().any(needs) {
-        return Cow::Borrowed(value);
-    }
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(value.len() + 16);
-    for c in value.bytes() {
-        if needs(c) {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(c >> 4)]));
-            out.push(char::from(HEX[usize::from(c & 0xf)]));
-        } else {
-            out.push(char::from(c));
-        }
-    }
-    Cow::Owned(out)
-}
+pub use bus::event::binary::percent_encode as encode;
 
 fn hex(d: u8) -> Option<u8> {
     match d {

@@ -1232,3 +1232,15 @@ fn entry_error_display() {
     );
     assert!(std::error::Error::source(&err.error).is_some());
 }
+
+#[test]
+fn binary_body_without_content_type_is_json_when_it_parses() {
+    // The Python SDK sends JSON data in binary mode with no Content-Type.
+    let ev = binary(None, br#"{"message": "Hello"}"#);
+    assert_eq!(json_text(&ev.data), r#"{"message": "Hello"}"#);
+    assert_eq!(ev.datacontenttype, None);
+    assert_round_trip(&ev);
+    // Not JSON: kept as bytes.
+    let ev = binary(None, b"{not json");
+    assert_eq!(ev.data, Some(Data::Binary(b"{not json".to_vec())));
+}

@@ -9,8 +9,8 @@
 //!   *scheduled* time, so a server stall shows in the percentiles instead of silently slowing the
 //!   generator down (coordinated omission, as in wrk2). tokio timers tick every millisecond and
 //!   round up, so a worker wakes up to [`TIMER_SLACK`] before its slot and may send that early;
-//!   latency then counts from the later of scheduled and actual send time, so timer lateness is
-//!   not reported as server latency while a worker that is behind schedule still is;
+//!   latency then counts from the earlier of scheduled and actual send time: from the schedule
+//!   when the worker is behind it (still waiting on its previous answer), from the send otherwise;
 //! - a failed connection is counted as an error and replaced; workers keep going;
 //! - each worker owns its statistics; they are merged once at the end (see `report`).
 
@@ -202,6 +202,12 @@ impl Target {
     }
 }
 
+/// How many slots `interval` apart, starting at `from`, fall before `to`.
+fn slots_between(from: Instant, to: Instant, interval: Duration) -> u128 {
+    let span = to.saturating_duration_since(from).as_nanos();
+    span.div_ceil(interval.as_nanos().max(1))
+}
+
 /// Opens one HTTP/1.1 connection; its I/O is driven by a spawned task until the sender is dropped.
 async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     let tcp = TcpStream::connect(addr).await?;
@@ -243,19 +249,33 @@ impl Worker {
         match &mut self.schedule {
             Schedule::Closed => Some(Instant::now()).filter(|now| *now < end),
             Schedule::Open { next, interval } => {
-                let slot = *next;
+                let mut slot = *next;
+                let now = Instant::now();
+                let measure = self.clock.measure;
+                if slot < measure && now >= measure {
+                    // Behind schedule when the warm-up ends: drop the warm-up's backlog, so the
+                    // measured schedule starts on time instead of inheriting an unbounded queue.
+                    let skipped = slots_between(slot, measure, *interval);
+                    let nanos = skipped.saturating_mul(interval.as_nanos());
+                    let skip = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+                    slot = slot.checked_add(skip).unwrap_or(end);
+                }
                 if slot >= end {
                     return None;
                 }
-                if Instant::now() >= end {
+                if now >= end {
                     // Behind schedule at the end: what was never sent is reported, not hidden.
-                    let from = slot.max(self.clock.measure);
-                    let left = end.saturating_duration_since(from).as_nanos();
-                    self.stats.unsent += left.div_ceil(interval.as_nanos().max(1)) as u64;
+                    let unsent = slots_between(slot.max(measure), end, *interval);
+                    self.stats.unsent += u64::try_from(unsent).unwrap_or(u64::MAX);
                     return None;
                 }
                 *next = next.checked_add(*interval).unwrap_or(end);
-                tokio::time::sleep_until(slot.checked_sub(TIMER_SLACK).unwrap_or(slot)).await;
+                // A sleep with a past deadline still waits for the next timer tick: when behind
+                // schedule, do not sleep at all.
+                let wake = slot.checked_sub(TIMER_SLACK).unwrap_or(slot);
+                if wake > Instant::now() {
+                    tokio::time::sleep_until(wake).await;
+                }
                 Some(slot)
             }
         }
@@ -312,7 +332,7 @@ impl Worker {
                 }
                 let from = match self.schedule {
                     Schedule::Closed => sent,
-                    Schedule::Open { .. } => scheduled.max(sent),
+                    Schedule::Open { .. } => scheduled.min(sent),
                 };
                 self.stats.record_ok(
                     done - from,
@@ -396,40 +416,73 @@ mod tests {
         assert!(err.is_err_and(|e| e.to_string().contains("cannot connect")));
     }
 
-    #[tokio::test]
-    async fn open_loop_schedule_spreads_workers_and_counts_unsent() {
-        let start = Instant::now();
-        let clock = Clock {
-            start,
-            measure: start,
-            end: start + Duration::from_millis(100),
+    fn worker(clock: Clock, schedule: Schedule) -> Worker {
+        let (Ok(stats), Ok(payload), Ok(uri)) = (
+            Stats::new(),
+            Payload::build(Mode::Binary, 1024, 1),
+            "/".parse(),
+        ) else {
+            panic!("test worker")
         };
-        let Ok(stats) = Stats::new() else { panic!() };
-        let Ok(payload) = Payload::build(Mode::Binary, 1024, 1) else {
-            panic!()
-        };
-        let Ok(uri) = "/".parse() else { panic!() };
-        let mut w = Worker {
-            target: Arc::new(Target {
-                addr: ([127, 0, 0, 1], 1).into(),
-                uri,
-                host: HeaderValue::from_static("x"),
-            }),
+        let host = HeaderValue::from_static("x");
+        let addr = ([127, 0, 0, 1], 1).into();
+        Worker {
+            target: Arc::new(Target { addr, uri, host }),
             payload: Arc::new(payload),
             ids: IdGen::new(0, 0),
             clock,
-            schedule: Schedule::Open {
-                next: start,
-                interval: Duration::from_millis(10),
-            },
+            schedule,
             timeout: Duration::from_secs(1),
             stats,
+        }
+    }
+
+    #[tokio::test]
+    async fn open_loop_schedule_counts_unsent_slots() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let clock = Clock {
+            start,
+            measure: start,
+            end: start + ms(100),
         };
+        let mut w = worker(
+            clock,
+            Schedule::Open {
+                next: start,
+                interval: ms(10),
+            },
+        );
         assert_eq!(w.next_slot().await, Some(start));
-        assert_eq!(w.next_slot().await, Some(start + Duration::from_millis(10)));
+        assert_eq!(w.next_slot().await, Some(start + ms(10)));
         tokio::time::sleep_until(clock.end).await;
         assert_eq!(w.next_slot().await, None);
         // Slots at 20, 30, ..., 90 ms were never sent.
         assert_eq!(w.stats.unsent, 8);
+    }
+
+    #[tokio::test]
+    async fn open_loop_drops_the_warmup_backlog() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let clock = Clock {
+            start,
+            measure: start + ms(50),
+            end: start + ms(100),
+        };
+        let mut w = worker(
+            clock,
+            Schedule::Open {
+                next: start + ms(10),
+                interval: ms(10),
+            },
+        );
+        tokio::time::sleep_until(start + ms(55)).await;
+        // Slots 10..40 belonged to the warm-up and were missed: measuring starts at slot 50.
+        assert_eq!(w.next_slot().await, Some(start + ms(50)));
+        assert_eq!(w.next_slot().await, Some(start + ms(60)));
+        assert_eq!(w.stats.unsent, 0);
+        assert_eq!(slots_between(start, start + ms(95), ms(10)), 10);
+        assert_eq!(slots_between(start + ms(95), start, ms(10)), 0);
     }
 }
