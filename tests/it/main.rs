@@ -1,1 +1,8 @@
+//! Integration tests: the real `railyard` binary, real HTTP on loopback, real crashes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
+mod crash;
+mod harness;
+mod python_sdk;
+mod storage;

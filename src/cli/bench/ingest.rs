@@ -269,7 +269,7 @@ impl Worker {
                     self.stats.unsent += u64::try_from(unsent).unwrap_or(u64::MAX);
                     return None;
                 }
-                *next = next.checked_add(*interval).unwrap_or(end);
+                *next = slot.checked_add(*interval).unwrap_or(end);
                 // A sleep with a past deadline still waits for the next timer tick: when behind
                 // schedule, do not sleep at all.
                 let wake = slot.checked_sub(TIMER_SLACK).unwrap_or(slot);
