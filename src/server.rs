@@ -72,6 +72,8 @@ async fn signalled() {
 
 /// Runs `railyard serve` until it is told to stop.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Before anything registers a metric: handles taken earlier would bind to no recorder.
+    let metrics = install_metrics()?;
     let data_dir = settings.data_dir.clone();
     let dir = DataDir::open(&data_dir)
         .with_context(|| format!("opening data directory {}", data_dir.display()))?;
@@ -85,7 +87,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("opening buses")?
         .with_context(|| format!("opening the buses in {}", data_dir.display()))?;
     let buses = Arc::new(buses);
-    let metrics = install_metrics()?;
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         buses: buses.clone(),

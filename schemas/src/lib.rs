@@ -1,1 +1,4 @@
-//! placeholder
+//! The schema registry: versioned JSON Schemas bound to event types, validation on ingest, and
+//! discovery from traffic.
+//!
+//! Nothing is built here yet (see docs/ARCHITECTURE.md).

@@ -10,11 +10,12 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bus::log::{Lookup, Record};
+use bus::event::Event;
+use bus::log::{Batch, Log, Lookup, Record};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use sources::ingest::{self, Decoded, IngestError, Mode};
+use sources::ingest::{self, Decoded, EntryError, IngestError, Mode};
 
 use super::AppState;
 use super::problem::ApiError;
@@ -89,59 +90,68 @@ pub async fn ingest(
     let body = read_body(body, &headers, mode, ingest::body_limit(mode, &st.limits)).await?;
     let decoded =
         ingest::decode(mode, &headers, body, &st.limits).map_err(|e| ingest_problem(&e))?;
-    let (ids, encoded, mut results, failed) = match decoded {
-        Decoded::Single(ev) => (
-            vec![(0, ev.id.clone())],
-            vec![ev.to_structured_json()],
-            vec![Value::Null],
-            0,
-        ),
-        Decoded::Batch(entries) => {
-            let mut ids = Vec::with_capacity(entries.len());
-            let mut encoded = Vec::with_capacity(entries.len());
-            let mut results = vec![Value::Null; entries.len()];
-            let mut failed = 0;
-            for (i, entry) in entries.into_iter().enumerate() {
-                match entry {
-                    Ok(ev) => {
-                        encoded.push(ev.to_structured_json());
-                        ids.push((i, ev.id));
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        metrics::counter!("railyard_requests_rejected_total", "reason" => e.error.slug()).increment(1);
-                        results[i] =
-                            json!({ "index": i, "error": ingest_problem(&e.error).body() });
-                    }
-                }
+    let ev = match decoded {
+        Decoded::Single(ev) => ev,
+        Decoded::Batch(entries) => return ingest_batch(&bus.log, entries).await,
+    };
+    let mut batch = Batch::with_capacity(1, ev.encoded_len());
+    batch.push_with(|out| ev.write_structured_json(out));
+    let appended = bus.log.append(batch).await?;
+    // The hot path: one event, one result, written without building a JSON tree.
+    let mut body = Vec::with_capacity(ev.id.len() + 48);
+    body.extend_from_slice(b"{\"results\":[{\"id\":");
+    serde_json::to_writer(&mut body, &ev.id)
+        .map_err(|e| ApiError::internal("encoding a response", &e))?;
+    body.extend_from_slice(format!(",\"sequence\":{}}}]}}", appended.first).as_bytes());
+    Ok((
+        StatusCode::ACCEPTED,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// A batch: valid entries are stored together (one atomic append), invalid ones reported in place.
+async fn ingest_batch(
+    log: &Log,
+    entries: Vec<Result<Event, EntryError>>,
+) -> Result<Response, ApiError> {
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut batch = Batch::with_capacity(
+        entries.len(),
+        entries.iter().flatten().map(Event::encoded_len).sum(),
+    );
+    let mut results = vec![Value::Null; entries.len()];
+    let mut failed = 0;
+    for (i, entry) in entries.into_iter().enumerate() {
+        match entry {
+            Ok(ev) => {
+                batch.push_with(|out| ev.write_structured_json(out));
+                ids.push((i, ev.id));
             }
-            if encoded.is_empty() && failed > 0 {
-                return Err(ApiError::bad_request(
-                    "invalid-batch",
-                    format!(
-                        "none of the {failed} events in the batch is valid; nothing was stored"
-                    ),
-                )
-                .with("results", Value::Array(results)));
+            Err(e) => {
+                failed += 1;
+                metrics::counter!("railyard_requests_rejected_total", "reason" => e.error.slug())
+                    .increment(1);
+                results[i] = json!({ "index": i, "error": ingest_problem(&e.error).body() });
             }
-            (ids, encoded, results, failed)
         }
-    };
-    let bytes: usize = encoded.iter().map(Vec::len).sum();
-    let count = encoded.len();
-    let appended = if count > 0 {
-        Some(bus.log.append(encoded).await?)
-    } else {
-        None
-    };
-    if let Some(a) = appended {
+    }
+    if batch.is_empty() && failed > 0 {
+        return Err(ApiError::bad_request(
+            "invalid-batch",
+            format!("none of the {failed} events in the batch is valid; nothing was stored"),
+        )
+        .with("results", Value::Array(results)));
+    }
+    if !batch.is_empty() {
+        let a = log.append(batch).await?;
         for (k, (i, id)) in ids.into_iter().enumerate() {
             results[i] = json!({ "id": id, "sequence": a.first + k as u64 });
         }
-        metrics::counter!("railyard_events_ingested_total", "bus" => bus_name.clone())
-            .increment(count as u64);
-        metrics::counter!("railyard_bytes_ingested_total", "bus" => bus_name)
-            .increment(bytes as u64);
     }
     let mut body = json!({ "results": results });
     if failed > 0 {

@@ -161,26 +161,34 @@ impl Event {
     /// `data_base64`.
     pub fn to_structured_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.capacity_hint());
+        self.write_structured_json(&mut out);
+        out
+    }
+
+    /// Appends the structured-mode JSON form to `out` (see [`Event::to_structured_json`]); lets a
+    /// caller encode many events into one buffer.
+    pub fn write_structured_json(&self, out: &mut Vec<u8>) {
+        out.reserve(self.capacity_hint());
         out.extend_from_slice(b"{\"specversion\":");
-        push_str(&mut out, &self.specversion);
+        push_str(out, &self.specversion);
         out.extend_from_slice(b",\"id\":");
-        push_str(&mut out, &self.id);
+        push_str(out, &self.id);
         out.extend_from_slice(b",\"source\":");
-        push_str(&mut out, &self.source);
+        push_str(out, &self.source);
         out.extend_from_slice(b",\"type\":");
-        push_str(&mut out, &self.ty);
+        push_str(out, &self.ty);
         for (name, value) in self.optional_attributes() {
             out.push(b',');
-            push_str(&mut out, name);
+            push_str(out, name);
             out.push(b':');
-            push_str(&mut out, value);
+            push_str(out, value);
         }
         for (name, value) in &self.extensions {
             out.push(b',');
-            push_str(&mut out, name);
+            push_str(out, name);
             out.push(b':');
             match value {
-                ExtensionValue::String(s) => push_str(&mut out, s),
+                ExtensionValue::String(s) => push_str(out, s),
                 ExtensionValue::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
                 ExtensionValue::Boolean(true) => out.extend_from_slice(b"true"),
                 ExtensionValue::Boolean(false) => out.extend_from_slice(b"false"),
@@ -202,7 +210,6 @@ impl Event {
             }
         }
         out.push(b'}');
-        out
     }
 
     /// Parse + validate one structured-mode JSON object (used both at ingest and when reading the

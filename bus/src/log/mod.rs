@@ -35,6 +35,7 @@
 //! - **Delete**: retention removes the oldest sealed segments by age of their newest record or by
 //!   total size, under the segment list's write lock; readers holding a segment keep its map.
 
+pub mod batch;
 pub mod error;
 pub mod index;
 pub mod io;
@@ -53,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, oneshot};
 
+pub use batch::Batch;
 pub use error::LogError;
 pub use io::{Clock, FaultyIo, Io, ManualClock, RealIo, SystemClock};
 pub use retention::{Retention, RetentionReport};
@@ -282,9 +284,9 @@ impl Log {
 
     /// Appends encoded events (structured JSON) as one atomic request; resolves once they are
     /// durable under the fsync policy.
-    pub async fn append(&self, bodies: Vec<Vec<u8>>) -> Result<Appended, LogError> {
-        let bytes: usize = bodies.iter().map(Vec::len).sum();
-        let want = u32::try_from(bytes.max(1))
+    pub async fn append(&self, batch: impl Into<Batch>) -> Result<Appended, LogError> {
+        let batch = batch.into();
+        let want = u32::try_from(batch.bytes().max(1))
             .unwrap_or(u32::MAX)
             .min(self.pending_capacity());
         let _permit = self
@@ -294,7 +296,7 @@ impl Log {
             .map_err(|_| LogError::Closed)?;
         let (reply, rx) = oneshot::channel();
         let cmd = Cmd::Append {
-            bodies,
+            batch,
             enqueued: Instant::now(),
             reply,
         };
@@ -303,7 +305,9 @@ impl Log {
             let tx = tx.as_ref().ok_or(LogError::Closed)?;
             tx.send(cmd).map_err(|_| LogError::Closed)?;
         }
-        rx.await.map_err(|_| LogError::Closed)?
+        // The batch comes back so that its buffer is freed on this thread, not the writer's.
+        let (result, _batch) = rx.await.map_err(|_| LogError::Closed)?;
+        result
     }
 
     fn pending_capacity(&self) -> u32 {

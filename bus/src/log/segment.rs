@@ -268,16 +268,48 @@ impl Segment {
         Entry::decode(bytes)
     }
 
-    /// A mutable view of `len` log bytes at `offset`, for encoding a frame in place.
+    /// Writes encoded frames at `offset` of the log with `pwrite`. Only the writer calls this,
+    /// above the published position.
     ///
-    /// # Safety
-    /// Only the writer thread may call this, above the published position, and must not hold two
-    /// overlapping views.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn log_slot(&self, offset: usize, len: usize) -> &mut [u8] {
-        assert!(offset + len <= self.log.len, "log write out of bounds");
-        // SAFETY: in bounds; the caller is the only writer and the range is unpublished.
-        unsafe { std::slice::from_raw_parts_mut(self.log.ptr().add(offset), len) }
+    /// Appends go through `pwrite`, not the map: on ext4 a flush of memory-mapped writes wrote
+    /// back about 1 MiB per flush however few bytes changed (35-49x amplification measured on this
+    /// project's machine), while `pwrite` + `fdatasync` writes what changed. Reads still go through
+    /// the map, which shares the page cache with `pwrite`.
+    pub(crate) fn append_log(&self, offset: u64, frames: &[u8]) -> Result<(), LogError> {
+        use std::os::unix::fs::FileExt;
+        if offset + frames.len() as u64 > self.log.len as u64 {
+            return Err(LogError::Corrupt {
+                path: self.log_path.clone(),
+                offset,
+                reason: "append past the end of the segment".to_owned(),
+            });
+        }
+        self.log_file
+            .write_all_at(frames, offset)
+            .map_err(|e| LogError::io("write", &self.log_path, e))
+    }
+
+    /// Writes encoded index entries starting at entry `first` with `pwrite`.
+    pub(crate) fn append_entries(&self, first: u64, entries: &[u8]) -> Result<(), LogError> {
+        use std::os::unix::fs::FileExt;
+        let at = first * ENTRY_LEN as u64;
+        if at + entries.len() as u64 > self.index.len as u64 {
+            return Err(LogError::Corrupt {
+                path: self.index_path.clone(),
+                offset: at,
+                reason: "index append past the end of the file".to_owned(),
+            });
+        }
+        self.index_file
+            .write_all_at(entries, at)
+            .map_err(|e| LogError::io("write", &self.index_path, e))
+    }
+
+    /// Makes the log's written data durable (`fdatasync`).
+    pub(crate) fn sync_log(&self) -> Result<(), LogError> {
+        self.log_file
+            .sync_data()
+            .map_err(|e| LogError::io("fdatasync", &self.log_path, e))
     }
 
     /// Writes index entry `i`.
@@ -338,8 +370,6 @@ impl Segment {
     /// Seals the segment: flushes both files, truncates them to `used_bytes` and `entries`, and
     /// syncs them. The maps stay valid for everything below the new ends.
     pub(crate) fn seal(&self, used_bytes: u64, entries: u64) -> Result<(), LogError> {
-        self.flush_log(0, used_bytes as usize)?;
-        self.flush_index(entries)?;
         self.log_file
             .set_len(used_bytes)
             .map_err(|e| LogError::io("truncate", &self.log_path, e))?;
