@@ -48,18 +48,18 @@ pub mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Semaphore, oneshot};
 
 pub use batch::Batch;
 pub use error::LogError;
 pub use io::{Clock, FaultyIo, Io, ManualClock, RealIo, SystemClock};
 pub use retention::{Retention, RetentionReport};
 use segment::Segment;
-use writer::Writer;
+use writer::{Cmd, Writer};
 
 /// When an append counts as durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,80 +224,12 @@ impl Shared {
     }
 }
 
-/// Metric handles, registered once per log (a labelled lookup per event is measurable).
-struct Metrics {
-    events: metrics::Counter,
-    bytes: metrics::Counter,
-    append: metrics::Histogram,
-    fsync: metrics::Histogram,
-}
-
-impl Metrics {
-    fn new(label: &str) -> Metrics {
-        let bus = label.to_owned();
-        Metrics {
-            events: metrics::counter!("railyard_events_ingested_total", "bus" => bus.clone()),
-            bytes: metrics::counter!("railyard_bytes_ingested_total", "bus" => bus.clone()),
-            append: metrics::histogram!("railyard_append_seconds", "bus" => bus.clone()),
-            fsync: metrics::histogram!("railyard_fsync_seconds", "bus" => bus),
-        }
-    }
-}
-
-/// How many times a would-be leader lets ready tasks run first (see `Log::append`).
-const YIELDS: u32 = 1;
-
-/// Counts a task in for as long as it lives.
-struct Counted<'a>(&'a AtomicUsize);
-
-impl<'a> Counted<'a> {
-    fn new(n: &'a AtomicUsize) -> Counted<'a> {
-        n.fetch_add(1, Ordering::AcqRel);
-        Counted(n)
-    }
-}
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Stops the interval flusher thread.
-#[derive(Default)]
-struct Stop {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
 /// A durable, ordered log of events. Cheap to share behind an `Arc`.
-///
-/// # Group commit
-///
-/// There is no writer thread. An append encodes its records into the shared [`Writer`] state
-/// under a short mutex, then waits until they are durable. The first waiting task that finds no
-/// flush under way becomes the *leader*: it writes everything pending (its own records and every
-/// other task's), runs one `fdatasync` outside the mutex, publishes, and wakes the others, who
-/// find their records durable or elect the next leader. While a leader syncs, other appends keep
-/// encoding into the next group. This costs no thread handoff per request: measured on this
-/// project's machine, a dedicated writer thread cost 15x the context switches per request of a
-/// bare HTTP endpoint and halved single-event throughput.
-///
-/// The leader blocks its (async runtime) thread for one `pwrite` + `fdatasync`; other tasks keep
-/// running on the runtime's other threads.
 pub struct Log {
     shared: Arc<Shared>,
-    writer: Mutex<Writer>,
-    /// Set while a leader writes and syncs.
-    leading: AtomicBool,
-    /// Appends waiting for durability.
-    appending: AtomicUsize,
-    /// Notified when a leader finishes.
-    done: Notify,
-    closed: AtomicBool,
-    pending: Semaphore,
-    metrics: Metrics,
-    flusher: Mutex<Option<(Arc<Stop>, std::thread::JoinHandle<()>)>>,
+    tx: Mutex<Option<mpsc::Sender<Cmd>>>,
+    pending: Arc<Semaphore>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Log {
@@ -336,31 +268,23 @@ impl Log {
             io,
         });
         let writer = Writer::new(shared.clone(), &opened)?;
-        let flusher = match shared.cfg.fsync {
-            FsyncPolicy::Interval(every) => Some(spawn_flusher(shared.clone(), every)?),
-            _ => None,
-        };
+        let (tx, rx) = mpsc::channel();
+        let name = format!("log-{}", shared.cfg.label);
+        let handle = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LogError::io("spawn writer for", dir, e))?;
         Ok(Log {
-            metrics: Metrics::new(&shared.cfg.label),
             shared,
-            writer: Mutex::new(writer),
-            leading: AtomicBool::new(false),
-            appending: AtomicUsize::new(0),
-            done: Notify::new(),
-            closed: AtomicBool::new(false),
-            pending: Semaphore::new(permits.max(1)),
-            flusher: Mutex::new(flusher),
+            tx: Mutex::new(Some(tx)),
+            pending: Arc::new(Semaphore::new(permits.max(1))),
+            writer: Mutex::new(Some(handle)),
         })
     }
 
-    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Appends encoded events (structured JSON) as one atomic request; resolves once they are
-    /// durable under the fsync policy (see "Group commit" above).
+    /// durable under the fsync policy.
     pub async fn append(&self, batch: impl Into<Batch>) -> Result<Appended, LogError> {
-        let started = Instant::now();
         let batch = batch.into();
         let want = u32::try_from(batch.bytes().max(1))
             .unwrap_or(u32::MAX)
@@ -370,69 +294,20 @@ impl Log {
             .acquire_many(want)
             .await
             .map_err(|_| LogError::Closed)?;
-        if self.closed.load(Ordering::Acquire) {
-            return Err(LogError::Closed);
+        let (reply, rx) = oneshot::channel();
+        let cmd = Cmd::Append {
+            batch,
+            enqueued: Instant::now(),
+            reply,
+        };
+        {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = tx.as_ref().ok_or(LogError::Closed)?;
+            tx.send(cmd).map_err(|_| LogError::Closed)?;
         }
-        let appended = self.writer().write_request(&batch)?;
-        batch.recycle();
-        let end = appended.first + appended.count as u64;
-        let _appending = Counted::new(&self.appending);
-        let mut yielded = 0;
-        loop {
-            let notified = self.done.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if self.shared.visible.load(Ordering::Acquire) >= end {
-                break;
-            }
-            if let Some(why) = self.shared.failure() {
-                return Err(LogError::Failed(why));
-            }
-            if yielded < YIELDS && self.appending.load(Ordering::Acquire) > 1 {
-                // Others are appending too: let the tasks that are ready run first, so that their
-                // records join this flush instead of waiting for the next one.
-                yielded += 1;
-                tokio::task::yield_now().await;
-                continue;
-            }
-            if self
-                .leading
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.lead(self.shared.cfg.fsync == FsyncPolicy::Always);
-                self.leading.store(false, Ordering::Release);
-                self.done.notify_waiters();
-                continue;
-            }
-            notified.await;
-        }
-        self.metrics.append.record(started.elapsed().as_secs_f64());
-        Ok(appended)
-    }
-
-    /// Writes everything pending, syncs it when `sync`, and publishes it. A failure stops the log.
-    fn lead(&self, sync: bool) {
-        let checkpoint = self.writer().checkpoint();
-        let result = checkpoint.and_then(|cp| {
-            if sync {
-                let t = Instant::now();
-                cp.seg.sync_log()?;
-                self.metrics.fsync.record(t.elapsed().as_secs_f64());
-            }
-            Ok(cp)
-        });
-        match result {
-            Ok(cp) => {
-                self.metrics.events.increment(cp.events);
-                self.metrics.bytes.increment(cp.bytes_in);
-                cp.publish(&self.shared);
-            }
-            Err(e) => {
-                tracing::error!(bus = %self.shared.cfg.label, error = %e, "write failed; the log stops accepting appends");
-                self.shared.fail(e.to_string());
-            }
-        }
+        // The batch comes back so that its buffer is freed on this thread, not the writer's.
+        let (result, _batch) = rx.await.map_err(|_| LogError::Closed)?;
+        result
     }
 
     fn pending_capacity(&self) -> u32 {
@@ -445,35 +320,22 @@ impl Log {
         .unwrap_or(u32::MAX)
     }
 
-    /// Makes everything durable and refuses later appends (`Closed`). Waits for a leader under way.
+    /// Flushes everything, stops the writer, and waits for it. Later appends fail with `Closed`.
     pub fn close(&self) -> Result<(), LogError> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut result = Ok(());
+        if let Some(tx) = tx {
+            // A std channel, not a oneshot: close() may run inside an async runtime (on drop).
+            let (reply, rx) = mpsc::sync_channel(1);
+            if tx.send(Cmd::Close { reply }).is_ok() {
+                result = rx.recv().unwrap_or(Ok(()));
+            }
         }
         self.pending.close();
-        if let Some((stop, handle)) = self
-            .flusher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            *stop.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
-            stop.wake.notify_all();
-            let _ = handle.join();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
         }
-        while self
-            .leading
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            std::thread::sleep(std::time::Duration::from_micros(200));
-        }
-        self.lead(true);
-        self.leading.store(false, Ordering::Release);
-        self.done.notify_waiters();
-        self.shared
-            .failure()
-            .map_or(Ok(()), |w| Err(LogError::Failed(w)))
+        result
     }
 
     /// The directory of this log.
@@ -576,35 +438,6 @@ impl Log {
     pub fn enforce_retention(&self, policy: &Retention) -> Result<RetentionReport, LogError> {
         retention::enforce(&self.shared, policy)
     }
-}
-
-/// Under `interval:<ms>`, syncs the active segment every interval (appends were acknowledged once
-/// written).
-fn spawn_flusher(
-    shared: Arc<Shared>,
-    every: Duration,
-) -> Result<(Arc<Stop>, std::thread::JoinHandle<()>), LogError> {
-    let stop = Arc::new(Stop::default());
-    let s = stop.clone();
-    let name = format!("flush-{}", shared.cfg.label);
-    let dir = shared.dir.clone();
-    let handle = std::thread::Builder::new()
-        .name(name)
-        .spawn(move || {
-            let mut stopped = s.stopped.lock().unwrap_or_else(|p| p.into_inner());
-            while !*stopped {
-                stopped = s.wake.wait_timeout(stopped, every).map_or_else(|p| p.into_inner().0, |r| r.0);
-                let active = shared.segments().last().cloned();
-                if let Some(seg) = active {
-                    if let Err(e) = seg.sync_log() {
-                        tracing::error!(bus = %shared.cfg.label, error = %e, "interval flush failed; the log stops accepting appends");
-                        shared.fail(e.to_string());
-                    }
-                }
-            }
-        })
-        .map_err(|e| LogError::io("spawn flusher for", dir, e))?;
-    Ok((stop, handle))
 }
 
 impl Drop for Log {
