@@ -79,12 +79,16 @@ async fn read_body(
 }
 
 /// `POST /v1/buses/{bus}/events`
+///
+/// Takes the request whole: axum's `HeaderMap` extractor clones every header, a measurable cost
+/// per event on this path.
 pub async fn ingest(
     State(st): State<AppState>,
     Path(bus_name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let bus = st.bus(&bus_name)?;
     let mode = ingest::mode_of(&headers).map_err(|e| ingest_problem(&e))?;
     let body = read_body(body, &headers, mode, ingest::body_limit(mode, &st.limits)).await?;
