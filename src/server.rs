@@ -88,16 +88,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("opening the buses in {}", data_dir.display()))?;
     let buses = Arc::new(buses);
     let ready = Arc::new(AtomicBool::new(true));
-    let state = AppState {
+    let state = AppState::new(api::Shared {
         buses: buses.clone(),
-        limits: Arc::new(Limits {
+        limits: Limits {
             max_event_bytes: settings.max_event_bytes,
             max_batch_bytes: settings.max_batch_bytes,
             max_batch_events: settings.max_batch_events,
-        }),
+        },
         metrics: Some(metrics.clone()),
         ready: ready.clone(),
-    };
+    });
     let app = api::router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -98,7 +98,7 @@ pub async fn ingest(
         Decoded::Single(ev) => ev,
         Decoded::Batch(entries) => return ingest_batch(&bus.log, entries).await,
     };
-    let mut batch = Batch::with_capacity(1, ev.encoded_len());
+    let mut batch = Batch::with_capacity(1, ev.size_hint());
     batch.push_with(|out| ev.write_structured_json(out));
     let appended = bus.log.append(batch).await?;
     // The hot path: one event, one result, written without building a JSON tree.
@@ -126,7 +126,7 @@ async fn ingest_batch(
     let mut ids = Vec::with_capacity(entries.len());
     let mut batch = Batch::with_capacity(
         entries.len(),
-        entries.iter().flatten().map(Event::encoded_len).sum(),
+        entries.iter().flatten().map(Event::size_hint).sum(),
     );
     let mut results = vec![Value::Null; entries.len()];
     let mut failed = 0;

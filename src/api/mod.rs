@@ -20,16 +20,30 @@ use sources::ingest::Limits;
 
 use problem::ApiError;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned per request by axum, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The shared parts of [`AppState`].
+pub struct Shared {
     pub buses: Arc<Buses>,
-    pub limits: Arc<Limits>,
+    pub limits: Limits,
     pub metrics: Option<PrometheusHandle>,
     pub ready: Arc<AtomicBool>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+
     /// The bus called `name`, or a 404 problem.
     pub fn bus(&self, name: &str) -> Result<Arc<Bus>, ApiError> {
         self.buses

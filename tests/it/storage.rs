@@ -320,3 +320,85 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     };
     assert!(err.contains("locked"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_by_size_deletes_old_segments_and_old_sequences_answer_410() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut flags = SMALL.to_vec();
+    flags.extend(["--retention-check", "100ms"]);
+    let srv = Server::start(&dir.path().join("data"), &flags);
+    let c = client();
+    let bus_url = format!("{}/v1/buses/default", srv.url);
+    let put = c
+        .put(&bus_url)
+        .json(&json!({"retention": {"max_bytes": "128KiB"}}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), 200);
+    let mut last = 0;
+    for i in 0..600 {
+        let ev = event(&format!("r-{i}"), json!({ "i": i, "pad": "w".repeat(500) }));
+        let resp = post_structured(&c, &srv.events_url("default"), &ev).await;
+        assert_eq!(resp.status(), 202);
+        last = resp.json::<Value>().await.expect("json")["results"][0]["sequence"]
+            .as_u64()
+            .expect("seq");
+    }
+    // The retention task runs every 100ms; wait (bounded) until it has acted.
+    let mut stats = Value::Null;
+    for _ in 0..100 {
+        stats = c
+            .get(&bus_url)
+            .send()
+            .await
+            .expect("get")
+            .json::<Value>()
+            .await
+            .expect("json")["stats"]
+            .clone();
+        if stats["first_sequence"].as_u64().unwrap_or(0) > 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let first = stats["first_sequence"].as_u64().expect("first");
+    assert!(first > 1, "retention never deleted anything: {stats}");
+    let retained = stats["retained_bytes"].as_u64().expect("bytes");
+    assert!(
+        retained <= (128 << 10) + (64 << 10),
+        "retained {retained} bytes, over the limit plus one segment"
+    );
+    let gone = c
+        .get(format!("{}/1", srv.events_url("default")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(gone.status(), 410);
+    let p: Value = gone.json().await.expect("json");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&first.to_string())),
+        "{p}"
+    );
+    let kept = c
+        .get(format!("{}/{last}", srv.events_url("default")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(kept.status(), 200);
+    let page: Value = c
+        .get(format!("{}?after=0&limit=1", srv.events_url("default")))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        page["events"][0]["sequence"],
+        json!(first),
+        "reads start at the oldest retained event"
+    );
+}

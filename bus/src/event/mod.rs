@@ -167,8 +167,8 @@ impl Event {
 
     /// Appends the structured-mode JSON form to `out` (see [`Event::to_structured_json`]); lets a
     /// caller encode many events into one buffer.
+    /// `out` should have room for [`Event::size_hint`] more bytes; it grows if not.
     pub fn write_structured_json(&self, out: &mut Vec<u8>) {
-        out.reserve(self.capacity_hint());
         out.extend_from_slice(b"{\"specversion\":");
         push_str(out, &self.specversion);
         out.extend_from_slice(b",\"id\":");
@@ -275,6 +275,11 @@ impl Event {
         ]
         .into_iter()
         .filter_map(|(name, v)| v.as_deref().map(|v| (name, v)))
+    }
+
+    /// A cheap upper bound of the structured JSON length (no escaping scan), for sizing buffers.
+    pub fn size_hint(&self) -> usize {
+        self.capacity_hint()
     }
 
     fn capacity_hint(&self) -> usize {

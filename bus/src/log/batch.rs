@@ -2,7 +2,8 @@
 //!
 //! One allocation for all bodies (plus one for their boundaries) instead of one per event: on the
 //! ingest hot path allocator traffic was the largest single cost. The writer hands the batch back
-//! with its answer so the buffer is freed on the thread that allocated it.
+//! with its answer, and the buffer goes back to a small per-thread pool: buffers of a kilobyte and
+//! more miss glibc's thread cache, so reusing them saves the allocator's slow path per request.
 
 /// Encoded record bodies of one atomic append.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -11,12 +12,46 @@ pub struct Batch {
     ends: Vec<usize>,
 }
 
+/// Buffers kept per thread for reuse, and the largest one worth keeping.
+const POOL_BUFFERS: usize = 64;
+const POOL_MAX_BYTES: usize = 256 << 10;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Batch {
     /// An empty batch with room for `records` bodies of `bytes` in total.
     pub fn with_capacity(records: usize, bytes: usize) -> Batch {
+        let pooled = POOL.with(|p| p.borrow_mut().pop());
+        let buf = match pooled {
+            Some(mut b) if b.capacity() >= bytes => {
+                b.clear();
+                b
+            }
+            other => {
+                if let Some(b) = other {
+                    POOL.with(|p| p.borrow_mut().push(b));
+                }
+                Vec::with_capacity(bytes)
+            }
+        };
         Batch {
-            buf: Vec::with_capacity(bytes),
+            buf,
             ends: Vec::with_capacity(records),
+        }
+    }
+
+    /// Returns the buffer to this thread's pool.
+    pub fn recycle(self) {
+        let buf = self.buf;
+        if buf.capacity() <= POOL_MAX_BYTES {
+            POOL.with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < POOL_BUFFERS {
+                    p.push(buf);
+                }
+            });
         }
     }
 

@@ -305,8 +305,9 @@ impl Log {
             let tx = tx.as_ref().ok_or(LogError::Closed)?;
             tx.send(cmd).map_err(|_| LogError::Closed)?;
         }
-        // The batch comes back so that its buffer is freed on this thread, not the writer's.
-        let (result, _batch) = rx.await.map_err(|_| LogError::Closed)?;
+        // The batch comes back so that its buffer is reused on this thread (see `Batch`).
+        let (result, batch) = rx.await.map_err(|_| LogError::Closed)?;
+        batch.recycle();
         result
     }
 

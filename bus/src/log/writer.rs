@@ -210,8 +210,11 @@ impl Writer {
         });
         self.metrics.events.increment(events);
         self.metrics.bytes.increment(bytes);
+        let now = Instant::now();
         for (reply, appended, enqueued, batch) in group {
-            self.metrics.append.record(enqueued.elapsed().as_secs_f64());
+            self.metrics
+                .append
+                .record(now.saturating_duration_since(enqueued).as_secs_f64());
             let _ = reply.send((Ok(appended), batch));
         }
     }
