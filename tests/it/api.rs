@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, client, event, post_structured};
+use crate::harness::{Server, client, event, get_json, post_structured};
 
 /// One validation rule: how to break it in each mode, and the attribute the problem must name.
 struct Rule {
@@ -279,14 +279,7 @@ async fn every_validation_rule_in_binary_and_structured_mode() {
     }
     assert!(checked >= 35, "{checked}");
     // Nothing invalid was stored.
-    let list: Value = c
-        .get(&url)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = get_json(&c, &url).await;
     assert_eq!(list["events"], json!([]));
 }
 
@@ -422,14 +415,7 @@ async fn batch_stores_valid_entries_and_reports_invalid_ones_in_place() {
     assert_eq!(r[1]["error"]["status"], json!(400));
     assert_eq!(r[2], json!({"id": "b-3", "sequence": 2}));
     assert_eq!(body["failed"], json!(1));
-    let got: Value = c
-        .get(format!("{url}/2"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let got: Value = get_json(&c, &format!("{url}/2")).await;
     assert_eq!(got, batch[2]);
 
     let empty = c
@@ -501,14 +487,7 @@ async fn reads_by_sequence_after_and_since() {
         );
         assert_eq!(&resp.json::<Value>().await.expect("json"), ev);
     }
-    let page: Value = c
-        .get(format!("{url}?after=2&limit=2"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = get_json(&c, &format!("{url}?after=2&limit=2")).await;
     let seqs: Vec<u64> = page["events"]
         .as_array()
         .expect("events")
@@ -518,23 +497,9 @@ async fn reads_by_sequence_after_and_since() {
     assert_eq!(seqs, vec![3, 4]);
     assert_eq!(page["next_after"], json!(4));
     assert_eq!(page["events"][0]["event"], sent[2]);
-    let all: Value = c
-        .get(format!("{url}?since=2000-01-01T00:00:00Z"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let all: Value = get_json(&c, &format!("{url}?since=2000-01-01T00:00:00Z")).await;
     assert_eq!(all["events"].as_array().map(Vec::len), Some(6));
-    let none: Value = c
-        .get(format!("{url}?since=2999-01-01T00:00:00Z"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let none: Value = get_json(&c, &format!("{url}?since=2999-01-01T00:00:00Z")).await;
     assert_eq!(none["events"], json!([]));
     let missing = c.get(format!("{url}/99")).send().await.expect("get");
     expect_problem(missing, 404, "", "beyond the end").await;
@@ -610,14 +575,7 @@ async fn buses_crud_with_etags() {
             .status(),
         202
     );
-    let list: Value = c
-        .get(&base)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = get_json(&c, &base).await;
     let names: Vec<&str> = list["buses"]
         .as_array()
         .expect("buses")
@@ -625,37 +583,16 @@ async fn buses_crud_with_etags() {
         .map(|b| b["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, vec!["default", "orders"]);
-    let page: Value = c
-        .get(format!("{base}?limit=1"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = get_json(&c, &format!("{base}?limit=1")).await;
     assert_eq!(page["next_cursor"], json!("default"));
-    let page: Value = c
-        .get(format!("{base}?limit=1&cursor=default"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = get_json(&c, &format!("{base}?limit=1&cursor=default")).await;
     assert_eq!(page["buses"][0]["name"], json!("orders"));
 
     // Survives a restart (kill -9: a 2xx on a control-plane write is durable).
     srv.kill9();
     let srv = Server::start(dir.path(), &[]);
     let base = format!("{}/v1/buses", srv.url);
-    let got: Value = c
-        .get(format!("{base}/orders"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let got: Value = get_json(&c, &format!("{base}/orders")).await;
     assert_eq!(got["description"], json!("v2"));
     assert_eq!(got["stats"]["next_sequence"], json!(2));
     let del_default = c

@@ -135,3 +135,27 @@ pub async fn post_structured(
         .await
         .expect("post")
 }
+
+/// GETs `url` and decodes the JSON body (whatever the status).
+pub async fn get_json(c: &reqwest::Client, url: &str) -> serde_json::Value {
+    c.get(url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json body")
+}
+
+/// Runs `railyard log verify --data-dir <data>`: (exit code, stdout).
+pub fn log_verify(data: &Path) -> (Option<i32>, String) {
+    let out = Command::new(bin())
+        .args(["log", "verify", "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("run log verify");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

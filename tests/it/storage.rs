@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, bin, client, event, post_structured};
+use crate::harness::{Server, bin, client, event, get_json, log_verify, post_structured};
 
 const SMALL: &[&str] = &[
     "--segment-size",
@@ -59,16 +59,8 @@ async fn a_flipped_byte_in_a_sealed_segment_refuses_to_start_and_verify_names_th
     assert!(segs.len() >= 3, "expected several segments, got {segs:?}");
 
     // Clean first: verify says ok.
-    let out = Command::new(bin())
-        .args(["log", "verify", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("verify");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, stdout) = log_verify(&data);
+    assert_eq!(code, Some(0), "{stdout}");
 
     let victim = &segs[1];
     let mut bytes = std::fs::read(victim).expect("read");
@@ -94,13 +86,8 @@ async fn a_flipped_byte_in_a_sealed_segment_refuses_to_start_and_verify_names_th
         "offset {serve_offset} is past the flipped byte {flip}"
     );
 
-    let out = Command::new(bin())
-        .args(["log", "verify", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("verify");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "verify must fail:\n{stdout}");
+    let (code, stdout) = log_verify(&data);
+    assert_eq!(code, Some(1), "verify must fail:\n{stdout}");
     assert_eq!(
         offset_after(&stdout, victim),
         Some(serve_offset),
@@ -184,14 +171,7 @@ async fn a_full_disk_answers_507_keeps_reads_and_resumes_when_space_is_freed() {
     let again = post_structured(&c, &url, &event("still-full", json!(1))).await;
     assert_eq!(again.status(), 507);
     for (seq, ev) in acked.iter().step_by(37) {
-        let got: Value = c
-            .get(format!("{url}/{seq}"))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let got: Value = get_json(&c, &format!("{url}/{seq}")).await;
         assert_eq!(&got, ev);
     }
     assert_eq!(
@@ -216,27 +196,12 @@ async fn a_full_disk_answers_507_keeps_reads_and_resumes_when_space_is_freed() {
     );
 
     assert!(srv.terminate().success());
-    let out = Command::new(bin())
-        .args(["log", "verify", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("verify");
-    assert!(
-        out.status.success(),
-        "no corrupt record: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, stdout) = log_verify(&data);
+    assert_eq!(code, Some(0), "no corrupt record: {stdout}");
     let srv = Server::start(&data, &flags);
     let url = srv.events_url("default");
     for (seq, ev) in &acked {
-        let got: Value = c
-            .get(format!("{url}/{seq}"))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let got: Value = get_json(&c, &format!("{url}/{seq}")).await;
         assert_eq!(&got, ev, "sequence {seq}");
     }
 }
@@ -348,15 +313,7 @@ async fn retention_by_size_deletes_old_segments_and_old_sequences_answer_410() {
     // The retention task runs every 100ms; wait (bounded) until it has acted.
     let mut stats = Value::Null;
     for _ in 0..100 {
-        stats = c
-            .get(&bus_url)
-            .send()
-            .await
-            .expect("get")
-            .json::<Value>()
-            .await
-            .expect("json")["stats"]
-            .clone();
+        stats = get_json(&c, &bus_url).await["stats"].clone();
         if stats["first_sequence"].as_u64().unwrap_or(0) > 1 {
             break;
         }

@@ -10,11 +10,13 @@
 //! # Invariants
 //!
 //! - Segments MUST be preallocated with real blocks (`posix_fallocate`, never sparse) before they
-//!   are mapped: a full disk is then an error when a segment is created, never a `SIGBUS` on a
-//!   write through the map. Appends MUST NOT extend a file.
-//! - A request MUST be acknowledged only after the flush (`msync`, i.e. `fdatasync` of the range)
-//!   that covers all of its records has returned, under the `always` policy. `interval:<ms>` acks
-//!   after the copy and flushes at most that long afterwards; `never` leaves it to the kernel.
+//!   are mapped: a full disk is then an error when a segment is created, never a `SIGBUS` or a
+//!   failed write later. Appends MUST NOT extend a file.
+//! - Appends are written with `pwrite` and made durable with `fdatasync`; the maps serve reads and
+//!   recovery (writing through the map and `msync` amplified writes 35-49x on ext4 here).
+//! - A request MUST be acknowledged only after the `fdatasync` that covers all of its records has
+//!   returned, under the `always` policy. `interval:<ms>` acks after the write and syncs at most
+//!   that long afterwards; `never` leaves it to the kernel.
 //! - Readers MUST see only published records: the writer publishes (`visible`) after the flush, so
 //!   a record a reader saw never vanishes in a crash.
 //! - A request's records MUST land in one segment; a request is all-or-nothing.
@@ -25,8 +27,9 @@
 //!
 //! # Protocol
 //!
-//! - **Write**: producers send encoded events to the writer thread ([`writer`]), which copies
-//!   every waiting request into the active segment, flushes once, publishes, then answers all.
+//! - **Write**: producers send encoded events ([`Batch`]) to the writer thread ([`writer`]),
+//!   which encodes every waiting request's frames into one buffer, writes it and the index entries
+//!   with one `pwrite` each, syncs once, publishes, then answers all (group commit).
 //! - **Roll**: when a request does not fit, the active segment is sealed (flushed, truncated to
 //!   its used length, synced) and then the next one is created (allocated under a `.tmp` name,
 //!   renamed, directory synced).

@@ -4,10 +4,11 @@
 //! Sealing flushes both files and truncates them to their used length, so a sealed segment holds
 //! exactly its records and index entries, with nothing after them.
 //!
-//! Memory safety: the maps are [`MmapRaw`], never `&mut [u8]`. The writer thread copies bytes in
-//! through raw pointers above the published position; readers build shared slices only over
-//! records below it (see `Shared::visible` in the parent module), which are never written again.
-//! Files are only truncated at seal time, below which readers never read.
+//! Memory safety: the maps are [`MmapRaw`], never `&mut [u8]`. The writer appends with `pwrite`
+//! above the published position (recovery alone writes through the map, before any reader
+//! exists); readers build shared slices only over records below it (see `Shared::visible` in the
+//! parent module), which are never written again. Files are only truncated at seal time, below
+//! which readers never read.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -346,7 +347,8 @@ impl Segment {
         unsafe { std::ptr::write_bytes(self.index.ptr().add(a), 0, b - a) }
     }
 
-    /// Makes `len` log bytes at `offset` durable (msync, i.e. fdatasync of the range).
+    /// Makes `len` log bytes at `offset` durable after recovery edited them through the map
+    /// (`msync` of the range).
     pub(crate) fn flush_log(&self, offset: usize, len: usize) -> Result<(), LogError> {
         match &self.log.raw {
             Some(m) if len > 0 => m
