@@ -8,6 +8,7 @@ mod server;
 use clap::Parser;
 use cli::{Cli, Command};
 use std::io::IsTerminal;
+use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(filter: &str) {
@@ -19,8 +20,18 @@ fn init_tracing(filter: &str) {
         .init();
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line with the whole cause chain; no backtrace, whatever RUST_BACKTRACE says.
+            eprintln!("railyard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(overrides) => {
             let settings = config::load(&overrides)?;
@@ -32,19 +43,20 @@ fn main() -> anyhow::Result<()> {
                 tracing::error!(error = format!("{e:#}"), "railyard failed");
                 return Err(e);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Log { command } => {
             init_tracing("warn");
             let code = cli::log::run(command)?;
-            std::process::exit(code);
+            Ok(ExitCode::from(code))
         }
         Command::Bench { command } => {
             init_tracing("warn");
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(cli::bench::run(command))
+            rt.block_on(cli::bench::run(command))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

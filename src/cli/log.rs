@@ -20,7 +20,7 @@ pub enum LogCommand {
 }
 
 /// Runs a `log` subcommand; returns the process exit code.
-pub fn run(cmd: LogCommand) -> anyhow::Result<i32> {
+pub fn run(cmd: LogCommand) -> anyhow::Result<u8> {
     let LogCommand::Verify { data_dir, bus } = cmd;
     let logs = bus::datadir::bus_log_dirs(&data_dir)
         .with_context(|| format!("listing buses in {}", data_dir.display()))?;
