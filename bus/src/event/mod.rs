@@ -23,6 +23,7 @@
 
 pub mod binary;
 mod error;
+mod json_text;
 pub mod media_type;
 pub mod time;
 pub mod uri;
@@ -43,6 +44,7 @@ use serde_json::value::RawValue;
 
 pub use binary::BinaryMessage;
 pub use error::EventError;
+pub use json_text::JsonText;
 pub use media_type::MediaType;
 pub use validate::{MAX_EXTENSION_NAME_LEN, RESERVED_NAMES, SPEC_VERSION, check_extension_name};
 
@@ -97,7 +99,7 @@ impl fmt::Display for ExtensionValue {
 #[derive(Debug, Clone)]
 pub enum Data {
     /// The `data` member verbatim: any JSON value, including a string or `null`.
-    Json(Box<RawValue>),
+    Json(JsonText),
     /// Bytes: `data_base64` decoded, or a non-text binary-mode body.
     Binary(Vec<u8>),
 }
@@ -118,17 +120,17 @@ impl Data {
     /// A JSON string value holding `text` (how a textual binary-mode body is stored, so that its
     /// bytes come back exactly).
     pub fn text(text: &str) -> Data {
-        match serde_json::value::to_raw_value(text) {
-            Ok(raw) => Data::Json(raw),
-            // Serializing a &str cannot fail; should it ever, the bytes are still kept.
-            Err(_) => Data::Binary(text.as_bytes().to_vec()),
-        }
+        Data::Json(JsonText::string(text))
     }
 
     /// Parses `bytes` as one JSON value (surrounding whitespace is not part of the value).
     pub fn json(bytes: &[u8]) -> Result<Data, serde_json::Error> {
-        let raw: &RawValue = serde_json::from_slice(bytes)?;
-        Ok(Data::Json(raw.to_owned()))
+        JsonText::parse(bytes::Bytes::copy_from_slice(bytes)).map(Data::Json)
+    }
+
+    /// Like [`Data::json`], keeping a slice of `bytes` rather than a copy.
+    pub fn json_shared(bytes: bytes::Bytes) -> Result<Data, serde_json::Error> {
+        JsonText::parse(bytes).map(Data::Json)
     }
 }
 
@@ -431,7 +433,7 @@ fn from_members(members: Vec<(Cow<'_, str>, &RawValue)>) -> Result<Event, EventE
             "dataschema" => ev.dataschema = string_attr("dataschema", raw)?,
             "subject" => ev.subject = string_attr("subject", raw)?,
             "time" => ev.time = string_attr("time", raw)?,
-            "data" => ev.data = Some(Data::Json(raw.to_owned())),
+            "data" => ev.data = Some(Data::Json(JsonText::from_raw(raw))),
             "data_base64" => data_base64 = base64_attr(raw)?,
             _ => {
                 check_extension_name(&key)?;

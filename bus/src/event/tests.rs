@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn raw(s: &str) -> Box<RawValue> {
-    RawValue::from_string(s.to_owned()).unwrap()
+fn raw(s: &str) -> JsonText {
+    JsonText::parse(bytes::Bytes::copy_from_slice(s.as_bytes())).unwrap()
 }
 
 fn full_event() -> Event {

@@ -133,9 +133,8 @@ fn content_type(
 
 fn body_to_data(body: &Bytes, media: Option<&MediaType>) -> Result<Data, IngestError> {
     match media {
-        Some(mt) if mt.is_json() => {
-            Data::json(body).map_err(|e| IngestError::from(EventError::json("data", &e)))
-        }
+        Some(mt) if mt.is_json() => Data::json_shared(body.clone())
+            .map_err(|e| IngestError::from(EventError::json("data", &e))),
         Some(mt) if mt.is_text() => Ok(match std::str::from_utf8(body) {
             Ok(text) => Data::text(text),
             Err(_) => Data::Binary(body.to_vec()),
@@ -143,7 +142,7 @@ fn body_to_data(body: &Bytes, media: Option<&MediaType>) -> Result<Data, IngestE
         // No Content-Type: the CloudEvents JSON format reads an absent datacontenttype as
         // application/json, and SDKs (Python's, for one) send JSON data this way. A body that
         // parses as JSON is kept as JSON, anything else as bytes, so either reads back as sent.
-        None => Ok(Data::json(body).unwrap_or_else(|_| Data::Binary(body.to_vec()))),
+        None => Ok(Data::json_shared(body.clone()).unwrap_or_else(|_| Data::Binary(body.to_vec()))),
         Some(_) => Ok(Data::Binary(body.to_vec())),
     }
 }
