@@ -255,8 +255,7 @@ impl Buses {
         let now = now_rfc3339();
         if let Some(bus) = self.get(name) {
             let mut spec = bus.spec();
-            if let Some(v) = if_match.filter(|v| *v != spec.version) {
-                let _ = v;
+            if if_match.is_some_and(|v| v != spec.version) {
                 return Err(BusError::PreconditionFailed {
                     name: name.into(),
                     current: spec.version,

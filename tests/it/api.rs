@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, client, event, get_json, post_structured};
+use crate::harness::{Server, client, event, get_json, get_status, post_structured};
 
 /// One validation rule: how to break it in each mode, and the attribute the problem must name.
 struct Rule {
@@ -620,22 +620,8 @@ async fn health_readiness_and_metrics() {
     let dir = tempfile::tempdir().expect("tempdir");
     let srv = Server::start(dir.path(), &[]);
     let c = client();
-    assert_eq!(
-        c.get(format!("{}/healthz", srv.url))
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        200
-    );
-    assert_eq!(
-        c.get(format!("{}/readyz", srv.url))
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        200
-    );
+    assert_eq!(get_status(&c, &format!("{}/healthz", srv.url)).await, 200);
+    assert_eq!(get_status(&c, &format!("{}/readyz", srv.url)).await, 200);
     assert_eq!(
         post_structured(&c, &srv.events_url("default"), &event("m-1", json!(1)))
             .await

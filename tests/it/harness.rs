@@ -159,3 +159,8 @@ pub fn log_verify(data: &Path) -> (Option<i32>, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
 }
+
+/// GETs `url` and returns the status.
+pub async fn get_status(c: &reqwest::Client, url: &str) -> reqwest::StatusCode {
+    c.get(url).send().await.expect("get").status()
+}

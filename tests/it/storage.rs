@@ -6,7 +6,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, bin, client, event, get_json, log_verify, post_structured};
+use crate::harness::{
+    Server, bin, client, event, get_json, get_status, log_verify, post_structured,
+};
 
 const SMALL: &[&str] = &[
     "--segment-size",
@@ -174,14 +176,7 @@ async fn a_full_disk_answers_507_keeps_reads_and_resumes_when_space_is_freed() {
         let got: Value = get_json(&c, &format!("{url}/{seq}")).await;
         assert_eq!(&got, ev);
     }
-    assert_eq!(
-        c.get(format!("{}/healthz", srv.url))
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        200
-    );
+    assert_eq!(get_status(&c, &format!("{}/healthz", srv.url)).await, 200);
 
     std::fs::remove_file(&filler).expect("free space");
     let resumed = post_structured(&c, &url, &event("after-free", json!({"ok": true}))).await;
@@ -263,14 +258,7 @@ async fn sigterm_finishes_in_flight_appends_and_exits_zero() {
     let srv = Server::start(&data, &[]);
     let c = client();
     for (seq, ev) in &acked {
-        let got: Value = c
-            .get(format!("{}/{seq}", srv.events_url("default")))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let got: Value = get_json(&c, &format!("{}/{seq}", srv.events_url("default"))).await;
         assert_eq!(&got, ev);
     }
 }
@@ -345,14 +333,11 @@ async fn retention_by_size_deletes_old_segments_and_old_sequences_answer_410() {
         .await
         .expect("get");
     assert_eq!(kept.status(), 200);
-    let page: Value = c
-        .get(format!("{}?after=0&limit=1", srv.events_url("default")))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = get_json(
+        &c,
+        &format!("{}?after=0&limit=1", srv.events_url("default")),
+    )
+    .await;
     assert_eq!(
         page["events"][0]["sequence"],
         json!(first),

@@ -279,7 +279,8 @@ impl Event {
         .filter_map(|(name, v)| v.as_deref().map(|v| (name, v)))
     }
 
-    /// A cheap upper bound of the structured JSON length (no escaping scan), for sizing buffers.
+    /// A cheap estimate of the structured JSON length for sizing buffers (no escaping scan; string
+    /// escapes and extension values are not counted, so a buffer may still grow).
     pub fn size_hint(&self) -> usize {
         self.capacity_hint()
     }

@@ -51,7 +51,7 @@ pub mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::time::{Duration, Instant};
 
@@ -204,7 +204,10 @@ pub(crate) struct Shared {
     segments: RwLock<Vec<Arc<Segment>>>,
     /// Records below this sequence are readable.
     visible: AtomicU64,
+    /// Why the log stopped accepting appends; `has_failed` is its lock-free fast path, checked
+    /// on every append.
     failed: Mutex<Option<String>>,
+    has_failed: AtomicBool,
     clock: Arc<dyn Clock>,
     io: Arc<dyn Io>,
 }
@@ -218,8 +221,12 @@ impl Shared {
     }
     fn fail(&self, why: String) {
         *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        self.has_failed.store(true, Ordering::Release);
     }
     fn failure(&self) -> Option<String> {
+        if !self.has_failed.load(Ordering::Acquire) {
+            return None;
+        }
         self.failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -266,6 +273,7 @@ impl Log {
             visible: AtomicU64::new(opened.next_seq),
             segments: RwLock::new(opened.segments.clone()),
             failed: Mutex::new(None),
+            has_failed: AtomicBool::new(false),
             cfg,
             clock,
             io,
