@@ -16,6 +16,11 @@
 //! retention_check = "30s"        # RAILYARD_RETENTION_CHECK, --retention-check
 //! shutdown_timeout = "30s"       # RAILYARD_SHUTDOWN_TIMEOUT, --shutdown-timeout
 //! log = "info"                   # RAILYARD_LOG, --log (a tracing filter, e.g. "info,railyard=debug")
+//!
+//! [rules]                       # each also RAILYARD_RULES_<KEY> and --rules-<key>
+//! pattern_max_chars = 4096       # characters of a pattern (compact JSON)
+//! pattern_max_depth = 32         # nesting of a pattern
+//! pattern_max_alternatives = 1024 # alternatives once `$or` is multiplied out
 //! ```
 
 use std::net::SocketAddr;
@@ -51,6 +56,21 @@ pub struct FileConfig {
     pub shutdown_timeout: Option<String>,
     /// Log filter.
     pub log: Option<String>,
+    /// Limits on rules.
+    #[serde(default)]
+    pub rules: RulesFileConfig,
+}
+
+/// The `[rules]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFileConfig {
+    /// Most characters of an event pattern (compact JSON).
+    pub pattern_max_chars: Option<usize>,
+    /// Deepest nesting of an event pattern.
+    pub pattern_max_depth: Option<usize>,
+    /// Most alternatives of an event pattern once `$or` is multiplied out.
+    pub pattern_max_alternatives: Option<usize>,
 }
 
 /// Settings given on the command line or in the environment (clap fills both).
@@ -89,6 +109,15 @@ pub struct Overrides {
     /// Log filter, e.g. info or debug [default: info]
     #[arg(long, env = "RAILYARD_LOG")]
     pub log: Option<String>,
+    /// Most characters of an event pattern [default: 4096]
+    #[arg(long, env = "RAILYARD_RULES_PATTERN_MAX_CHARS")]
+    pub rules_pattern_max_chars: Option<usize>,
+    /// Deepest nesting of an event pattern [default: 32]
+    #[arg(long, env = "RAILYARD_RULES_PATTERN_MAX_DEPTH")]
+    pub rules_pattern_max_depth: Option<usize>,
+    /// Most alternatives of an event pattern after `$or` [default: 1024]
+    #[arg(long, env = "RAILYARD_RULES_PATTERN_MAX_ALTERNATIVES")]
+    pub rules_pattern_max_alternatives: Option<usize>,
 }
 
 /// The resolved settings of `railyard serve`.
@@ -104,6 +133,7 @@ pub struct Settings {
     pub retention_check: Duration,
     pub shutdown_timeout: Duration,
     pub log: String,
+    pub rule_limits: rules::Limits,
 }
 
 fn bytes(name: &str, v: &str) -> anyhow::Result<u64> {
@@ -155,6 +185,7 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
         &pick(&o.max_batch_size, file.max_batch_size, "10MiB"),
     )?;
     let max_batch_events = o.max_batch_events.or(file.max_batch_events).unwrap_or(1000);
+    let rule_limits = rule_limits(&file.rules, o)?;
     if max_event_bytes == 0 || max_batch_bytes == 0 || max_batch_events == 0 {
         bail!("max_event_size, max_batch_size and max_batch_events must be above zero");
     }
@@ -185,7 +216,33 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
             &pick(&o.shutdown_timeout, file.shutdown_timeout, "30s"),
         )?,
         log: pick(&o.log, file.log, "info"),
+        rule_limits,
     })
+}
+
+/// The `[rules]` limits: overrides, then the file, then the `rules` crate's defaults.
+fn rule_limits(file: &RulesFileConfig, o: &Overrides) -> anyhow::Result<rules::Limits> {
+    let d = rules::Limits::default();
+    let limits = rules::Limits {
+        max_chars: o
+            .rules_pattern_max_chars
+            .or(file.pattern_max_chars)
+            .unwrap_or(d.max_chars),
+        max_depth: o
+            .rules_pattern_max_depth
+            .or(file.pattern_max_depth)
+            .unwrap_or(d.max_depth),
+        max_alternatives: o
+            .rules_pattern_max_alternatives
+            .or(file.pattern_max_alternatives)
+            .unwrap_or(d.max_alternatives),
+    };
+    if limits.max_chars == 0 || limits.max_depth == 0 || limits.max_alternatives == 0 {
+        bail!(
+            "rules.pattern_max_chars, rules.pattern_max_depth and rules.pattern_max_alternatives must be above zero"
+        );
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]
@@ -202,6 +259,24 @@ mod tests {
         assert_eq!(s.max_event_bytes, 1 << 20);
         assert_eq!(s.max_batch_bytes, 10 << 20);
         assert_eq!(s.max_batch_events, 1000);
+        assert_eq!(s.rule_limits, rules::Limits::default());
+    }
+
+    #[test]
+    fn rules_section() {
+        let file: FileConfig =
+            toml::from_str("[rules]\npattern_max_chars = 100\npattern_max_depth = 4").unwrap();
+        let o = Overrides {
+            rules_pattern_max_depth: Some(5),
+            ..Overrides::default()
+        };
+        let s = resolve(file, &o).unwrap();
+        assert_eq!(s.rule_limits.max_chars, 100);
+        assert_eq!(s.rule_limits.max_depth, 5);
+        assert_eq!(s.rule_limits.max_alternatives, 1024);
+        assert!(toml::from_str::<FileConfig>("[rules]\npattern_max = 1").is_err());
+        let file: FileConfig = toml::from_str("[rules]\npattern_max_depth = 0").unwrap();
+        assert!(resolve(file, &Overrides::default()).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod config;
+mod rulesets;
 mod server;
 
 use clap::Parser;

@@ -1,6 +1,6 @@
-//! Wiring only: open the data directory and the buses, build the router, serve until SIGTERM or
-//! Ctrl-C, then shut down in order — stop accepting, let in-flight appends finish (their
-//! producers get their acks), flush and close every log, exit 0.
+//! Wiring only: open the data directory and the buses, compile the stored rules, build the
+//! router, serve until SIGTERM or Ctrl-C, then shut down in order — stop accepting, let in-flight
+//! appends finish (their producers get their acks), flush and close every log, exit 0.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +15,7 @@ use sources::ingest::Limits;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
+use crate::rulesets::RuleSets;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -87,9 +88,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("opening buses")?
         .with_context(|| format!("opening the buses in {}", data_dir.display()))?;
     let buses = Arc::new(buses);
+    let (b, limits) = (buses.clone(), settings.rule_limits.clone());
+    let rulesets = tokio::task::spawn_blocking(move || RuleSets::load(b, limits))
+        .await
+        .context("loading rules")?
+        .context("loading the stored rules")?;
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState::new(api::Shared {
         buses: buses.clone(),
+        rulesets: Arc::new(rulesets),
         limits: Limits {
             max_event_bytes: settings.max_event_bytes,
             max_batch_bytes: settings.max_batch_bytes,

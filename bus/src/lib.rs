@@ -1,5 +1,5 @@
-//! The bus: the event model and its validation, the durable event log, the bus registry and the
-//! metadata store.
+//! The bus: the event model and its validation, the durable event log, the bus registry, the rule
+//! definitions and the metadata store.
 //!
 //! Everything here is storage and data; nothing knows HTTP. See the module docs of [`log`] for the
 //! on-disk format and the durability protocol.
@@ -9,4 +9,5 @@ pub mod event;
 pub mod log;
 pub mod meta;
 pub mod registry;
+pub mod rules;
 pub mod units;

@@ -1,4 +1,4 @@
-//! The metadata store: buses now, and later rules, connections, sources and schemas.
+//! The metadata store: buses and rules now, and later connections, sources and schemas.
 //!
 //! Control-plane writes are rare and must survive `kill -9` once answered, so every write is
 //! followed by `flush()` (sled is durable only after a flush). Values are JSON so that the stored
@@ -49,13 +49,7 @@ impl Meta {
         let mut out = Vec::new();
         for kv in t.iter() {
             let (k, v) = kv?;
-            out.push(
-                serde_json::from_slice(&v).map_err(|source| MetaError::Decode {
-                    tree,
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    source,
-                })?,
-            );
+            out.push(decode(tree, &k, &v)?);
         }
         Ok(out)
     }
@@ -79,4 +73,66 @@ impl Meta {
         self.db.flush()?;
         Ok(())
     }
+
+    /// Reads one value.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        key: &str,
+    ) -> Result<Option<T>, MetaError> {
+        match self.db.open_tree(tree)?.get(key)? {
+            None => Ok(None),
+            Some(v) => decode(tree, key.as_bytes(), &v).map(Some),
+        }
+    }
+
+    /// Reads up to `limit` values whose keys start with `prefix` and sort after `prefix + after`
+    /// (all of them when `after` is empty), in key order.
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<T>, MetaError> {
+        let t = self.db.open_tree(tree)?;
+        let start = format!("{prefix}{after}");
+        let mut out = Vec::new();
+        for kv in t.range(start.as_bytes()..) {
+            let (k, v) = kv?;
+            if !k.starts_with(prefix.as_bytes()) || out.len() == limit {
+                break;
+            }
+            if !after.is_empty() && *k == *start.as_bytes() {
+                continue;
+            }
+            out.push(decode(tree, &k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Removes every value whose key starts with `prefix`, atomically, and flushes. Returns how
+    /// many were removed.
+    pub fn remove_prefix(&self, tree: &'static str, prefix: &str) -> Result<usize, MetaError> {
+        let t = self.db.open_tree(tree)?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for k in t.scan_prefix(prefix).keys() {
+            batch.remove(k?);
+            n += 1;
+        }
+        if n > 0 {
+            t.apply_batch(batch)?;
+            self.db.flush()?;
+        }
+        Ok(n)
+    }
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, key: &[u8], v: &[u8]) -> Result<T, MetaError> {
+    serde_json::from_slice(v).map_err(|source| MetaError::Decode {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::datadir::DataDir;
 use crate::log::{Log, LogConfig, LogError, Retention};
 use crate::meta::{Meta, MetaError};
+use crate::rules::RuleStore;
 use crate::units;
 
 const TREE: &str = "buses";
@@ -156,11 +157,13 @@ pub struct Buses {
     meta: Meta,
     log_template: LogConfig,
     buses: RwLock<BTreeMap<String, Arc<Bus>>>,
+    /// The rules of every bus (same metadata store).
+    rules: RuleStore,
     /// Serializes control-plane writes (create, update, delete), never appends.
     writes: std::sync::Mutex<()>,
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -201,6 +204,7 @@ impl Buses {
         }
         Ok(Buses {
             dir,
+            rules: RuleStore::new(meta.clone()),
             meta,
             log_template,
             buses: RwLock::new(buses),
@@ -211,6 +215,11 @@ impl Buses {
     /// The data directory.
     pub fn data_dir(&self) -> &DataDir {
         &self.dir
+    }
+
+    /// The rules of every bus.
+    pub fn rules(&self) -> &RuleStore {
+        &self.rules
     }
 
     /// The bus called `name`.
@@ -304,7 +313,9 @@ impl Buses {
         Ok((spec, true))
     }
 
-    /// Deletes a bus and its events.
+    /// Deletes a bus, its rules and its events. The rules go first (flushed), so a crash midway
+    /// leaves a bus without rules, never rules without a bus that a later bus of the same name
+    /// would inherit.
     pub fn delete(&self, name: &str, if_match: Option<u64>) -> Result<(), BusError> {
         if name == DEFAULT_BUS {
             return Err(BusError::DeleteDefault);
@@ -319,6 +330,10 @@ impl Buses {
                 name: name.into(),
                 current,
             });
+        }
+        let rules = self.rules.delete_bus(name)?;
+        if rules > 0 {
+            tracing::info!(bus = name, rules, "deleted the rules of a deleted bus");
         }
         self.meta.remove(TREE, name)?;
         self.buses
@@ -415,6 +430,23 @@ mod tests {
         drop(b);
         let b = open(dir.path());
         assert!(b.get("orders").is_none());
+    }
+
+    #[test]
+    fn deleting_a_bus_deletes_its_rules() {
+        use crate::rules::RuleUpdate;
+        let dir = tempfile::tempdir().unwrap();
+        let b = open(dir.path());
+        b.put("orders", BusUpdate::default(), None).unwrap();
+        let rule = RuleUpdate::from_json(serde_json::json!({"filter": {}})).unwrap();
+        b.rules().put("orders", "r1", rule.clone(), None).unwrap();
+        b.rules().put(DEFAULT_BUS, "r1", rule, None).unwrap();
+        b.delete("orders", None).unwrap();
+        drop(b);
+        let b = open(dir.path());
+        b.put("orders", BusUpdate::default(), None).unwrap();
+        assert!(b.rules().list("orders", "", 10).unwrap().is_empty());
+        assert_eq!(b.rules().all().unwrap().len(), 1);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `PUT` is create-or-replace of the writable fields (description, retention), answering 201 on
 //! create and 200 on update. Every bus carries an ETag (its version); `If-Match` on `PUT` and
 //! `DELETE` makes the write conditional and answers 412 when someone else changed it first.
+//! Deleting a bus deletes its rules too (cascade), in the store and in its matcher.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,38 +15,9 @@ use bus::registry::{Bus, BusSpec, BusUpdate};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
 use super::problem::ApiError;
-
-fn etag(version: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
-}
-
-/// Reads `If-Match: "3"` (or `W/"3"`); `*` means "any existing version".
-fn if_match(headers: &HeaderMap, current: Option<u64>) -> Result<Option<u64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let s = v.to_str().unwrap_or("").trim();
-    if s == "*" {
-        return match current {
-            Some(c) => Ok(Some(c)),
-            None => Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "Precondition failed",
-                "If-Match: * but the bus does not exist",
-            )),
-        };
-    }
-    let tag = s.trim_start_matches("W/").trim_matches('"');
-    tag.parse::<u64>().map(Some).map_err(|_| {
-        ApiError::bad_request(
-            "invalid-header",
-            format!("If-Match {s:?} is not an ETag of this API (such as \"3\")"),
-        )
-    })
-}
 
 fn view(spec: &BusSpec, bus: &Bus) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
@@ -55,12 +27,6 @@ fn view(spec: &BusSpec, bus: &Bus) -> Value {
         "retained_bytes": bus.log.retained_bytes(),
     });
     v
-}
-
-fn with_etag(status: StatusCode, version: u64, body: Value) -> Response {
-    let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(header::ETAG, etag(version));
-    resp
 }
 
 /// `GET /v1/buses?limit=&cursor=`
@@ -124,7 +90,7 @@ pub async fn put(
     JsonBody(update): JsonBody<BusUpdate>,
 ) -> Result<Response, ApiError> {
     let current = st.buses.get(&name).map(|b| b.spec().version);
-    let expected = if_match(&headers, current)?;
+    let expected = if_match(&headers, current, "bus")?;
     let buses = st.buses.clone();
     let n = name.clone();
     let (spec, created) = tokio::task::spawn_blocking(move || buses.put(&n, update, expected))
@@ -152,9 +118,10 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let current = st.buses.get(&name).map(|b| b.spec().version);
-    let expected = if_match(&headers, current)?;
-    let buses = st.buses.clone();
-    tokio::task::spawn_blocking(move || buses.delete(&name, expected))
+    let expected = if_match(&headers, current, "bus")?;
+    // Through the rule sets: the bus's rules go with it, in the store and in its matcher.
+    let rulesets = st.rulesets.clone();
+    tokio::task::spawn_blocking(move || rulesets.delete_bus(&name, expected))
         .await
         .map_err(|e| ApiError::internal("bus delete task", &e))??;
     Ok(StatusCode::NO_CONTENT.into_response())

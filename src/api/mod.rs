@@ -3,22 +3,27 @@
 //! Every error is an [`problem::ApiError`] (problem+json), including unknown routes and methods.
 
 pub mod buses;
+pub mod etag;
 pub mod events;
 pub mod health;
 pub mod json;
 pub mod problem;
+pub mod rules;
+pub mod test_rule;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use bus::registry::{Bus, Buses};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sources::ingest::Limits;
 
 use problem::ApiError;
+
+use crate::rulesets::RuleSets;
 
 /// What every handler can reach. Cloned per request by axum, so it is one `Arc`.
 #[derive(Clone)]
@@ -27,6 +32,8 @@ pub struct AppState(Arc<Shared>);
 /// The shared parts of [`AppState`].
 pub struct Shared {
     pub buses: Arc<Buses>,
+    /// The compiled rules of every bus; every rule write (and bus delete) goes through it.
+    pub rulesets: Arc<RuleSets>,
     pub limits: Limits,
     pub metrics: Option<PrometheusHandle>,
     pub ready: Arc<AtomicBool>,
@@ -68,6 +75,12 @@ pub fn router(state: AppState) -> Router {
             get(events::list).post(events::ingest),
         )
         .route("/v1/buses/{bus}/events/{sequence}", get(events::get))
+        .route("/v1/buses/{bus}/rules", get(rules::list))
+        .route(
+            "/v1/buses/{bus}/rules/{rule}",
+            get(rules::get).put(rules::put).delete(rules::delete),
+        )
+        .route("/v1/test-rule", post(test_rule::test_rule))
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1/") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -9,8 +9,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bus::log::LogError;
 use bus::registry::BusError;
+use bus::rules::{RuleError, WRITABLE_FIELDS};
+use rules::PatternError;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::rulesets::WriteError;
 
 /// Where in the request a problem is, and what.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -73,6 +77,14 @@ impl ApiError {
 
     pub fn bad_request(slug: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, slug, "Bad request", detail)
+    }
+
+    /// A filter that does not compile: a 400 naming the place, where `at` is the filter's own
+    /// pointer in the request (`/filter`).
+    pub fn filter(e: &PatternError, at: &str) -> ApiError {
+        let pointer = format!("{at}{}", e.pointer);
+        ApiError::bad_request("invalid-filter", format!("{pointer}: {}", e.reason))
+            .with_error(pointer, e.reason.clone())
     }
 
     /// A failure that is ours, not the client's: logged in full, answered generically.
@@ -188,6 +200,55 @@ impl From<BusError> for ApiError {
             ),
             BusError::Log(e) => e.into(),
             BusError::Meta(e) => ApiError::internal("metadata store failure", &e),
+        }
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> ApiError {
+        match e {
+            RuleError::NotFound { bus, rule } => {
+                ApiError::not_found(format!("rule {rule:?} does not exist on bus {bus:?}"))
+            }
+            RuleError::Invalid { pointer, reason } => {
+                ApiError::bad_request("invalid-request", format!("{pointer}: {reason}"))
+                    .with_error(pointer, reason)
+            }
+            RuleError::UnknownFields(fields) => {
+                let mut p = ApiError::bad_request(
+                    "invalid-request",
+                    format!(
+                        "unknown fields {fields:?}; a rule has: {}",
+                        WRITABLE_FIELDS.join(", ")
+                    ),
+                );
+                for f in fields {
+                    p = p.with_error(
+                        format!("/{}", rules::pattern::escape_pointer(&f)),
+                        "unknown field",
+                    );
+                }
+                p
+            }
+            RuleError::PreconditionFailed { current, .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                match current {
+                    Some(v) => format!("the rule changed since you read it: it is at ETag \"{v}\""),
+                    None => "If-Match names a version but the rule does not exist".to_owned(),
+                },
+            ),
+            RuleError::Meta(e) => ApiError::internal("metadata store failure", &e),
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> ApiError {
+        match e {
+            WriteError::Rule(e) => e.into(),
+            WriteError::Bus(e) => e.into(),
         }
     }
 }

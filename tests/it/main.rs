@@ -5,4 +5,5 @@ mod api;
 mod crash;
 mod harness;
 mod python_sdk;
+mod rules;
 mod storage;

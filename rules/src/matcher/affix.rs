@@ -1,0 +1,143 @@
+//! Prefixes (or suffixes) of many rules, probed with one pass over a value.
+//!
+//! Keys live in one hash table under a polynomial hash of their bytes. A query walks the value
+//! once, extending the hash byte by byte, and probes the table only at the key lengths in use, so
+//! the cost is the value's length plus one probe per length: no rehashing of each prefix.
+//! Suffixes use the same table over reversed byte order.
+
+use hashbrown::HashTable;
+
+#[derive(Debug)]
+struct Entry<P> {
+    hash: u64,
+    key: Box<[u8]>,
+    payload: Vec<P>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Affixes<P> {
+    table: HashTable<Entry<P>>,
+    /// Key lengths in use, ascending.
+    lens: Vec<usize>,
+    /// Suffixes rather than prefixes.
+    reversed: bool,
+}
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline]
+fn step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(K)
+}
+
+/// Spreads the state into the bits the table uses (its top bits among them).
+#[inline]
+fn finish(h: u64, len: usize) -> u64 {
+    let mut x = h ^ (len as u64).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+impl<P: Copy> Affixes<P> {
+    pub(crate) fn new(reversed: bool) -> Self {
+        Affixes {
+            table: HashTable::new(),
+            lens: Vec::new(),
+            reversed,
+        }
+    }
+
+    fn hash_of(&self, key: &[u8]) -> u64 {
+        let h = if self.reversed {
+            key.iter().rev().fold(0, |h, b| step(h, *b))
+        } else {
+            key.iter().fold(0, |h, b| step(h, *b))
+        };
+        finish(h, key.len())
+    }
+
+    pub(crate) fn insert(&mut self, key: &[u8], p: P) {
+        if let Err(at) = self.lens.binary_search(&key.len()) {
+            self.lens.insert(at, key.len());
+        }
+        let hash = self.hash_of(key);
+        match self.table.find_mut(hash, |e| *e.key == *key) {
+            Some(e) => e.payload.push(p),
+            None => {
+                self.table.insert_unique(
+                    hash,
+                    Entry {
+                        hash,
+                        key: key.into(),
+                        payload: vec![p],
+                    },
+                    |e| e.hash,
+                );
+            }
+        }
+    }
+
+    /// Calls `f` with the payload of every key that is a prefix (suffix) of `s`.
+    #[inline]
+    pub(crate) fn each_in(&self, s: &[u8], mut f: impl FnMut(P)) {
+        let Some(&first) = self.lens.first() else {
+            return;
+        };
+        let mut h = 0u64;
+        let mut next = 0usize; // index into lens
+        if first == 0 {
+            self.probe(0, 0, s, &mut f);
+            next = 1;
+        }
+        let n = s.len();
+        for i in 0..n {
+            let Some(&want) = self.lens.get(next) else {
+                return;
+            };
+            let b = if self.reversed { s[n - 1 - i] } else { s[i] };
+            h = step(h, b);
+            if i + 1 == want {
+                self.probe(h, want, s, &mut f);
+                next += 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn probe(&self, h: u64, len: usize, s: &[u8], f: &mut impl FnMut(P)) {
+        let hash = finish(h, len);
+        let key = if self.reversed {
+            &s[s.len() - len..]
+        } else {
+            &s[..len]
+        };
+        if let Some(e) = self.table.find(hash, |e| e.hash == hash && *e.key == *key) {
+            e.payload.iter().for_each(|p| f(*p));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Affixes;
+
+    #[test]
+    fn prefixes_and_suffixes() {
+        let mut p = Affixes::new(false);
+        let mut s = Affixes::new(true);
+        for (i, k) in ["", "a", "ab", "abc", "b", "xyz"].iter().enumerate() {
+            p.insert(k.as_bytes(), i);
+            s.insert(k.as_bytes(), i);
+        }
+        let mut got = Vec::new();
+        p.each_in(b"abcd", |i| got.push(i));
+        assert_eq!(got, vec![0, 1, 2, 3]);
+        got.clear();
+        s.each_in(b"zab", |i| got.push(i));
+        assert_eq!(got, vec![0, 4, 2]);
+        got.clear();
+        s.each_in(b"", |i| got.push(i));
+        assert_eq!(got, vec![0]);
+    }
+}

@@ -1,0 +1,390 @@
+//! All rules of a bus compiled into one structure, in the manner of aws/event-ruler and quamina.
+//!
+//! Each alternative of each pattern becomes a path of *conditions* through a graph of states:
+//! from the start state, a transition on a field leads to the next state when the event has a
+//! value at that field passing the condition's tests; a state where an alternative ends lists its
+//! rule. Alternatives that begin with the same conditions share their path (prefix merging), and
+//! all conditions leaving one state on one field share one [`index::ValueIndex`], so an event
+//! value finds the conditions it satisfies by hash and tree probes, not by trying each rule.
+//!
+//! Conditions are ordered most selective first (exact values, then prefix/suffix/range/network/
+//! wildcard tests, then `exists` and `anything-but`), then by field: the states an event reaches
+//! are few, and the work per event follows the event's relevant values and the matches, not the
+//! number of rules.
+//!
+//! Matching starts from the raw JSON bytes: [`scan`] walks the event once along the trie of paths
+//! that rules name ([`paths`]), skipping everything else, and yields the leaves with their array
+//! positions; the walk over states then keeps array consistency (leaves used by one alternative
+//! must not come from different elements of the same array).
+//!
+//! Removing a rule unlists it from its end states at once; the states it alone used stay until
+//! the garbage outweighs the live rules, when the structure is rebuilt from the kept patterns.
+
+mod affix;
+mod index;
+mod levels;
+mod numeric;
+mod paths;
+mod scan;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::pattern::{Condition, EventValue, Leaf, Pattern, Scalar};
+use index::ValueIndex;
+use paths::Paths;
+use scan::{Flat, Slot};
+
+/// The event bytes could not be read as a JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event is not a JSON object: {reason} at byte {offset}")]
+pub struct MatchError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+/// The compiled rules of one bus.
+#[derive(Debug)]
+pub struct Matcher {
+    paths: Paths,
+    states: Vec<State>,
+    /// (state, condition key) → next state: how alternatives share paths.
+    edges: FxHashMap<(u32, Box<str>), u32>,
+    rules: FxHashMap<u64, Rule>,
+    /// Rules removed since the last rebuild.
+    removed: usize,
+}
+
+#[derive(Debug)]
+struct Rule {
+    pattern: Arc<Pattern>,
+    /// The states where its alternatives end.
+    ends: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    transitions: Vec<Transition>,
+    /// Rules with an alternative ending here.
+    rules: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct Transition {
+    field: u32,
+    index: ValueIndex,
+    /// Next states for `exists: true` (any value).
+    present: Vec<u32>,
+    /// Next states for `exists: false` (no value at all).
+    absent: Vec<u32>,
+}
+
+impl Default for Matcher {
+    fn default() -> Matcher {
+        Matcher {
+            paths: Paths::default(),
+            states: vec![State::default()],
+            edges: FxHashMap::default(),
+            rules: FxHashMap::default(),
+            removed: 0,
+        }
+    }
+}
+
+/// Selectivity class of a condition: lower classes come first in an alternative's path.
+fn class(c: &Condition) -> u8 {
+    if c.present || c.absent || c.leaves.iter().any(|l| matches!(l, Leaf::AnythingBut(_))) {
+        2
+    } else if c
+        .leaves
+        .iter()
+        .all(|l| matches!(l, Leaf::Exact(_) | Leaf::EqualsIgnoreCase(_)))
+    {
+        0
+    } else {
+        1
+    }
+}
+
+/// A canonical text of a condition's tests, so equal conditions share a state.
+fn condition_key(field: u32, c: &Condition) -> Box<str> {
+    let mut parts: Vec<String> = c
+        .leaves
+        .iter()
+        .map(|l| match l {
+            // Debug of f64 round-trips, and 0.0 is normalised at parse time.
+            Leaf::Exact(Scalar::Number(x)) => format!("n{x:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    parts.sort();
+    parts.dedup();
+    format!(
+        "{field}|{}|{}|{}",
+        u8::from(c.present),
+        u8::from(c.absent),
+        parts.join("\u{1}")
+    )
+    .into()
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Per-thread buffers reused from event to event.
+#[derive(Debug, Default)]
+struct Scratch {
+    flat: Flat,
+    buf: Vec<u32>,
+    chosen: Vec<u32>,
+    lower: Vec<Option<Option<String>>>,
+}
+
+impl Matcher {
+    /// An empty matcher.
+    pub fn new() -> Matcher {
+        Matcher::default()
+    }
+
+    /// Adds the rule `id`, replacing any rule with that id.
+    pub fn insert(&mut self, id: u64, pattern: Arc<Pattern>) {
+        self.remove(id);
+        let ends = self.add_paths(id, &pattern);
+        self.rules.insert(id, Rule { pattern, ends });
+    }
+
+    fn add_paths(&mut self, id: u64, pattern: &Pattern) -> Vec<u32> {
+        let mut ends = Vec::new();
+        for alternative in pattern.alternatives() {
+            let mut conditions: Vec<(u8, u32, Box<str>, &Condition)> = alternative
+                .conditions
+                .iter()
+                .map(|c| {
+                    let field = self.paths.field(&c.path);
+                    (class(c), field, condition_key(field, c), c)
+                })
+                .collect();
+            conditions.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+            let mut state = 0u32;
+            for (_, field, key, c) in conditions {
+                state = match self.edges.get(&(state, key.clone())) {
+                    Some(&next) => next,
+                    None => {
+                        let next = self.states.len() as u32;
+                        self.states.push(State::default());
+                        self.add_transition(state, field, c, next);
+                        self.edges.insert((state, key), next);
+                        next
+                    }
+                };
+            }
+            let end = &mut self.states[state as usize].rules;
+            if !end.contains(&id) {
+                end.push(id);
+            }
+            if !ends.contains(&state) {
+                ends.push(state);
+            }
+        }
+        ends
+    }
+
+    fn add_transition(&mut self, from: u32, field: u32, c: &Condition, next: u32) {
+        let transitions = &mut self.states[from as usize].transitions;
+        let at = match transitions.iter().position(|t| t.field == field) {
+            Some(at) => at,
+            None => {
+                transitions.push(Transition {
+                    field,
+                    index: ValueIndex::default(),
+                    present: Vec::new(),
+                    absent: Vec::new(),
+                });
+                transitions.len() - 1
+            }
+        };
+        let t = &mut transitions[at];
+        for leaf in &c.leaves {
+            t.index.insert(leaf, next);
+        }
+        if c.present {
+            t.present.push(next);
+        }
+        if c.absent {
+            t.absent.push(next);
+        }
+    }
+
+    /// Removes the rule `id`; false if it was not there.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let Some(rule) = self.rules.remove(&id) else {
+            return false;
+        };
+        for s in rule.ends {
+            self.states[s as usize].rules.retain(|r| *r != id);
+        }
+        self.removed += 1;
+        if self.removed > 64 && self.removed > self.rules.len() {
+            self.rebuild();
+        }
+        true
+    }
+
+    /// Builds the structure again from the live rules, dropping what removed rules left.
+    fn rebuild(&mut self) {
+        let mut rules: Vec<(u64, Arc<Pattern>)> =
+            self.rules.drain().map(|(id, r)| (id, r.pattern)).collect();
+        rules.sort_by_key(|(id, _)| *id);
+        *self = Matcher::default();
+        for (id, pattern) in rules {
+            self.insert(id, pattern);
+        }
+    }
+
+    /// How many rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// How many states the structure has (a measure of its size).
+    pub fn states(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The ids of the rules matching the event (its structured-JSON bytes), ascending, each once.
+    pub fn matches(&self, event: &[u8]) -> Result<Vec<u64>, MatchError> {
+        let mut out = Vec::new();
+        self.matches_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`Matcher::matches`], into a caller's buffer (cleared first).
+    pub fn matches_into(&self, event: &[u8], out: &mut Vec<u64>) -> Result<(), MatchError> {
+        out.clear();
+        let input = std::str::from_utf8(event).map_err(|e| MatchError {
+            offset: e.valid_up_to(),
+            reason: "not UTF-8",
+        })?;
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let sc = &mut *guard;
+            scan::flatten(input, &self.paths, &mut sc.flat)?;
+            sc.buf.clear();
+            sc.chosen.clear();
+            sc.lower.clear();
+            sc.lower.resize(sc.flat.vals.len(), None);
+            let mut walk = Walk {
+                input,
+                flat: &sc.flat,
+                buf: &mut sc.buf,
+                chosen: &mut sc.chosen,
+                lower: &mut sc.lower,
+                out,
+            };
+            self.walk(0, &mut walk);
+            Ok::<(), MatchError>(())
+        })?;
+        out.sort_unstable();
+        out.dedup();
+        Ok(())
+    }
+
+    fn walk(&self, state: u32, w: &mut Walk<'_>) {
+        let st = &self.states[state as usize];
+        w.out.extend_from_slice(&st.rules);
+        for t in &st.transitions {
+            let vals = &w.flat.vals;
+            let lo = vals.partition_point(|v| v.field < t.field);
+            let hi = lo + vals[lo..].partition_point(|v| v.field == t.field);
+            if lo == hi {
+                for &next in &t.absent {
+                    self.walk(next, w);
+                }
+                continue;
+            }
+            #[allow(clippy::needless_range_loop)]
+            for vi in lo..hi {
+                if !w.consistent(vi) {
+                    continue;
+                }
+                let start = w.buf.len();
+                let slot = vals[vi].slot;
+                let value = match slot {
+                    Slot::Span(..) | Slot::Owned(_) => {
+                        EventValue::Str(w.flat.str(w.input, slot).unwrap_or_default())
+                    }
+                    Slot::Num(x) => EventValue::Num(x),
+                    Slot::Bool(b) => EventValue::Bool(b),
+                    Slot::Null => EventValue::Null,
+                };
+                let lower = match value {
+                    EventValue::Str(s) if t.index.needs_lower() => {
+                        let cached = &mut w.lower[vi];
+                        cached
+                            .get_or_insert_with(|| Some(s.to_lowercase()))
+                            .as_deref()
+                    }
+                    _ => None,
+                };
+                t.index.collect(value, lower, w.buf);
+                w.buf.extend_from_slice(&t.present);
+                let end = w.buf.len();
+                if end == start {
+                    continue;
+                }
+                w.buf[start..end].sort_unstable();
+                let mut kept = start + 1;
+                for i in start + 1..end {
+                    if w.buf[i] != w.buf[kept - 1] {
+                        w.buf[kept] = w.buf[i];
+                        kept += 1;
+                    }
+                }
+                w.buf.truncate(kept);
+                w.chosen.push(vi as u32);
+                for i in start..kept {
+                    let next = w.buf[i];
+                    self.walk(next, w);
+                }
+                w.chosen.pop();
+                w.buf.truncate(start);
+            }
+        }
+    }
+}
+
+/// The state of one match.
+struct Walk<'a> {
+    input: &'a str,
+    flat: &'a Flat,
+    buf: &'a mut Vec<u32>,
+    chosen: &'a mut Vec<u32>,
+    lower: &'a mut Vec<Option<Option<String>>>,
+    out: &'a mut Vec<u64>,
+}
+
+impl Walk<'_> {
+    /// Whether leaf `vi` may join the leaves chosen so far (array consistency).
+    #[inline]
+    fn consistent(&self, vi: usize) -> bool {
+        let a = self.flat.arrays_of(&self.flat.vals[vi]);
+        if a.is_empty() {
+            return true;
+        }
+        self.chosen.iter().all(|&c| {
+            let b = self.flat.arrays_of(&self.flat.vals[c as usize]);
+            a.iter()
+                .all(|(id, i)| b.iter().all(|(id2, j)| id != id2 || i == j))
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! The field paths named by some rule, as a trie of keys. The event scanner walks it alongside the
+//! JSON: a key with no child here is skipped without being parsed, which is what makes matching
+//! cost follow the fields rules care about rather than the size of the event.
+
+use rustc_hash::FxHashMap;
+
+/// Small fan-outs are scanned; large ones hashed.
+const SCAN_MAX: usize = 8;
+
+#[derive(Debug, Default)]
+pub(crate) struct PathNode {
+    /// (first bytes of the key as a number, key, child): the number rejects most keys at once.
+    keys: Vec<(u64, Box<[u8]>, u32)>,
+    map: Option<FxHashMap<Box<[u8]>, u32>>,
+    /// The field id when rules test values at exactly this path.
+    pub(crate) field: Option<u32>,
+}
+
+impl PathNode {
+    #[inline]
+    pub(crate) fn child(&self, key: &[u8]) -> Option<u32> {
+        if let Some(map) = &self.map {
+            return map.get(key).copied();
+        }
+        let head = head(key);
+        self.keys
+            .iter()
+            .find(|(h, k, _)| *h == head && k.len() == key.len() && (key.len() <= 8 || **k == *key))
+            .map(|(_, _, n)| *n)
+    }
+
+    pub(crate) fn has_children(&self) -> bool {
+        !self.keys.is_empty()
+    }
+}
+
+/// The trie, node 0 the event's root.
+#[derive(Debug)]
+pub(crate) struct Paths {
+    pub(crate) nodes: Vec<PathNode>,
+    /// Per field id, its path (for debugging and rebuilds).
+    pub(crate) fields: Vec<Vec<String>>,
+}
+
+impl Default for Paths {
+    fn default() -> Paths {
+        Paths {
+            nodes: vec![PathNode::default()],
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl Paths {
+    /// The id of the field at `path`, created on first use.
+    pub(crate) fn field(&mut self, path: &[String]) -> u32 {
+        let mut node = 0usize;
+        for key in path {
+            node = match self.nodes[node].child(key.as_bytes()) {
+                Some(n) => n as usize,
+                None => {
+                    let n = self.nodes.len() as u32;
+                    self.nodes.push(PathNode::default());
+                    let parent = &mut self.nodes[node];
+                    let k: Box<[u8]> = key.as_bytes().into();
+                    parent.keys.push((head(&k), k.clone(), n));
+                    if let Some(map) = &mut parent.map {
+                        map.insert(k, n);
+                    } else if parent.keys.len() > SCAN_MAX {
+                        parent.map = Some(
+                            parent
+                                .keys
+                                .iter()
+                                .map(|(_, k, n)| (k.clone(), *n))
+                                .collect(),
+                        );
+                    }
+                    n as usize
+                }
+            };
+        }
+        match self.nodes[node].field {
+            Some(f) => f,
+            None => {
+                let f = self.fields.len() as u32;
+                self.fields.push(path.to_vec());
+                self.nodes[node].field = Some(f);
+                f
+            }
+        }
+    }
+}
+
+/// The first (up to) eight bytes of a key as a number.
+#[inline]
+fn head(key: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = key.len().min(8);
+    buf[..n].copy_from_slice(&key[..n]);
+    u64::from_le_bytes(buf)
+}

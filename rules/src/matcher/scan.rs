@@ -1,0 +1,436 @@
+//! Reads an event's JSON bytes once, keeping only the leaves at paths some rule names.
+//!
+//! Everything else is skipped without being parsed: strings are jumped over with `memchr`, and a
+//! skipped container is crossed by counting brackets. The scanner trusts that its input is JSON
+//! (the bus validated it at ingest); on malformed input it returns an error or, inside a skipped
+//! region, may not notice, but it never panics and never reads out of bounds.
+
+use super::MatchError;
+use super::paths::Paths;
+
+/// Deepest nesting followed inside fields that rules name.
+const MAX_DEPTH: usize = 256;
+
+/// Where a leaf's value is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    /// A string without escapes: a byte range of the input.
+    Span(u32, u32),
+    /// A string that had escapes, decoded into `Flat::owned`.
+    Owned(u32),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+/// One leaf of the event at a path some rule names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Val {
+    pub(crate) field: u32,
+    pub(crate) slot: Slot,
+    /// Its enclosing arrays: a range of `Flat::arrays`.
+    pub(crate) arr_start: u32,
+    pub(crate) arr_len: u32,
+}
+
+/// The leaves of one event, reused from event to event.
+#[derive(Debug, Default)]
+pub(crate) struct Flat {
+    pub(crate) vals: Vec<Val>,
+    /// (array instance, element index) pairs, shared by all leaves.
+    pub(crate) arrays: Vec<(u32, u32)>,
+    pub(crate) owned: Vec<String>,
+    stack: Vec<(u32, u32)>,
+    next_array: u32,
+}
+
+impl Flat {
+    pub(crate) fn clear(&mut self) {
+        self.vals.clear();
+        self.arrays.clear();
+        self.owned.clear();
+        self.stack.clear();
+        self.next_array = 0;
+    }
+
+    /// The string of a slot (`None` for non-strings).
+    #[inline]
+    pub(crate) fn str<'a>(&'a self, input: &'a str, slot: Slot) -> Option<&'a str> {
+        match slot {
+            Slot::Span(a, b) => input.get(a as usize..b as usize),
+            Slot::Owned(i) => self.owned.get(i as usize).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The enclosing arrays of a leaf.
+    #[inline]
+    pub(crate) fn arrays_of(&self, v: &Val) -> &[(u32, u32)] {
+        let a = v.arr_start as usize;
+        self.arrays.get(a..a + v.arr_len as usize).unwrap_or(&[])
+    }
+}
+
+/// Fills `flat` from `input` (a JSON object), following `paths`.
+pub(crate) fn flatten(input: &str, paths: &Paths, flat: &mut Flat) -> Result<(), MatchError> {
+    flat.clear();
+    let mut s = Scan {
+        b: input.as_bytes(),
+        i: 0,
+        paths,
+        flat,
+    };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        return Err(s.err("expected a JSON object"));
+    }
+    s.value(0, 0)?;
+    s.ws();
+    if s.i != s.b.len() {
+        return Err(s.err("unexpected bytes after the event"));
+    }
+    // Stable: leaves of one field stay in document order.
+    s.flat.vals.sort_by_key(|v| v.field);
+    Ok(())
+}
+
+struct Scan<'a, 'f> {
+    b: &'a [u8],
+    i: usize,
+    paths: &'a Paths,
+    flat: &'f mut Flat,
+}
+
+impl Scan<'_, '_> {
+    fn err(&self, reason: &'static str) -> MatchError {
+        MatchError {
+            offset: self.i,
+            reason,
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8, reason: &'static str) -> Result<(), MatchError> {
+        self.ws();
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.err(reason))
+        }
+    }
+
+    /// At an opening quote: the content's byte range and whether it has escapes; moves past the
+    /// closing quote.
+    #[inline]
+    fn string(&mut self) -> Result<(usize, usize, bool), MatchError> {
+        let b = self.b;
+        let start = self.i + 1;
+        let mut j = start;
+        let mut escaped = false;
+        loop {
+            match word(b, j) {
+                Some(x) => {
+                    let m = has(x, b'"') | has(x, b'\\');
+                    if m == 0 {
+                        j += 8;
+                        continue;
+                    }
+                    j += (m.trailing_zeros() / 8) as usize;
+                }
+                None => {
+                    while j < b.len() && b[j] != b'"' && b[j] != b'\\' {
+                        j += 1;
+                    }
+                    if j >= b.len() {
+                        self.i = j;
+                        return Err(self.err("unterminated string"));
+                    }
+                }
+            }
+            if b[j] == b'"' {
+                self.i = j + 1;
+                return Ok((start, j, escaped));
+            }
+            escaped = true;
+            j += 2;
+        }
+    }
+
+    /// Skips one value of any kind.
+    fn skip(&mut self) -> Result<(), MatchError> {
+        self.ws();
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'{' | b'[') => {
+                let b = self.b;
+                let mut depth = 0usize;
+                let mut i = self.i;
+                loop {
+                    // Find the next quote or bracket, eight bytes at a time.
+                    match word(b, i) {
+                        Some(x) => {
+                            let folded = x | (LO * 0x20);
+                            let m = has(x, b'"') | has(folded, b'{') | has(folded, b'}');
+                            if m == 0 {
+                                i += 8;
+                                continue;
+                            }
+                            i += (m.trailing_zeros() / 8) as usize;
+                        }
+                        None => {
+                            while i < b.len() && !matches!(b[i], b'"' | b'{' | b'}' | b'[' | b']') {
+                                i += 1;
+                            }
+                            if i >= b.len() {
+                                self.i = i;
+                                return Err(self.err("unterminated object or array"));
+                            }
+                        }
+                    }
+                    match b[i] {
+                        b'"' => {
+                            self.i = i;
+                            self.string()?;
+                            i = self.i;
+                        }
+                        b'{' | b'[' => {
+                            depth += 1;
+                            i += 1;
+                        }
+                        _ => {
+                            depth = depth.saturating_sub(1);
+                            i += 1;
+                            if depth == 0 {
+                                self.i = i;
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+            Some(_) => self.scalar_end().map(|_| ()),
+            None => Err(self.err("expected a value")),
+        }
+    }
+
+    /// Moves past a number or literal; returns its start.
+    fn scalar_end(&mut self) -> Result<usize, MatchError> {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z') = self.peek() {
+            self.i += 1;
+        }
+        if self.i == start {
+            Err(self.err("expected a value"))
+        } else {
+            Ok(start)
+        }
+    }
+
+    /// Reads a value at trie node `node`.
+    fn value(&mut self, node: u32, depth: usize) -> Result<(), MatchError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nested too deep"));
+        }
+        self.ws();
+        let paths = self.paths;
+        let n = &paths.nodes[node as usize];
+        match self.peek() {
+            Some(b'{') if !n.has_children() => self.skip(),
+            Some(b'{') => {
+                self.i += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    if self.peek() != Some(b'"') {
+                        return Err(self.err("expected a key"));
+                    }
+                    let (ks, ke, escaped) = self.string()?;
+                    let child = if escaped {
+                        let key =
+                            unescape(&self.b[ks..ke]).ok_or_else(|| self.err("bad escape"))?;
+                        n.child(key.as_bytes())
+                    } else {
+                        n.child(&self.b[ks..ke])
+                    };
+                    self.expect(b':', "expected ':'")?;
+                    match child {
+                        Some(c) => self.value(c, depth + 1)?,
+                        None => self.skip()?,
+                    }
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or '}'")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let id = self.flat.next_array;
+                self.flat.next_array += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(());
+                }
+                self.flat.stack.push((id, 0));
+                loop {
+                    self.value(node, depth + 1)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => {
+                            self.i += 1;
+                            if let Some(top) = self.flat.stack.last_mut() {
+                                top.1 += 1;
+                            }
+                        }
+                        Some(b']') => {
+                            self.i += 1;
+                            self.flat.stack.pop();
+                            return Ok(());
+                        }
+                        _ => return Err(self.err("expected ',' or ']'")),
+                    }
+                }
+            }
+            Some(b'"') => {
+                let (a, b, escaped) = self.string()?;
+                if let Some(field) = n.field {
+                    let slot = if escaped {
+                        let s = unescape(&self.b[a..b]).ok_or_else(|| self.err("bad escape"))?;
+                        self.flat.owned.push(s);
+                        Slot::Owned(self.flat.owned.len() as u32 - 1)
+                    } else {
+                        Slot::Span(a as u32, b as u32)
+                    };
+                    self.emit(field, slot);
+                }
+                Ok(())
+            }
+            Some(_) => {
+                let start = self.scalar_end()?;
+                let text = &self.b[start..self.i];
+                let slot = match text {
+                    b"true" => Slot::Bool(true),
+                    b"false" => Slot::Bool(false),
+                    b"null" => Slot::Null,
+                    [b'-' | b'0'..=b'9', ..] => {
+                        let x: f64 = std::str::from_utf8(text)
+                            .ok()
+                            .and_then(|t| t.parse().ok())
+                            .filter(|x: &f64| x.is_finite())
+                            .ok_or_else(|| self.err("bad number"))?;
+                        Slot::Num(if x == 0.0 { 0.0 } else { x })
+                    }
+                    _ => return Err(self.err("bad literal")),
+                };
+                if let Some(field) = n.field {
+                    self.emit(field, slot);
+                }
+                Ok(())
+            }
+            None => Err(self.err("expected a value")),
+        }
+    }
+
+    #[inline]
+    fn emit(&mut self, field: u32, slot: Slot) {
+        let f = &mut *self.flat;
+        let arr_start = f.arrays.len() as u32;
+        f.arrays.extend_from_slice(&f.stack);
+        f.vals.push(Val {
+            field,
+            slot,
+            arr_start,
+            arr_len: f.stack.len() as u32,
+        });
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `i`, if there are eight.
+#[inline]
+fn word(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map(u64::from_le_bytes)
+}
+
+/// A mask with the high bit set in bytes of `x` equal to `c`. Bytes above the lowest match may be
+/// flagged falsely (borrows), so only the lowest flagged byte is to be trusted.
+#[inline]
+fn has(x: u64, c: u8) -> u64 {
+    let v = x ^ (LO * u64::from(c));
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Decodes the escapes of a JSON string's content; `None` if one is invalid.
+fn unescape(raw: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let text = std::str::from_utf8(raw).ok()?;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            '/' => out.push('/'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                let hi = hex4(&mut chars)?;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    if chars.next()? != '\\' || chars.next()? != 'u' {
+                        return None;
+                    }
+                    let lo = hex4(&mut chars)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    hi
+                };
+                out.push(char::from_u32(code)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    let mut v = 0;
+    for _ in 0..4 {
+        v = v * 16 + chars.next()?.to_digit(16)?;
+    }
+    Some(v)
+}

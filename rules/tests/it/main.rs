@@ -1,0 +1,5 @@
+//! Integration tests of the rules crate.
+
+mod cases;
+mod property;
+mod reference;

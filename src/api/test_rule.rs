@@ -1,0 +1,177 @@
+//! `POST /v1/test-rule`: does this event match this filter, and if not, why?
+//!
+//! Three forms, so both drafts and saved rules can be tried:
+//! - `{"event": …, "filter": {…}}`: the filter against the event →
+//!   `{"matched", "explanation"}`;
+//! - `{"event": …, "bus": "orders"}`: the bus's matcher (its enabled rules, as events appended
+//!   now would see them) → `{"matched", "rules": [names], "explanation": null}`;
+//! - `{"event": …, "bus": "orders", "rule": "r1"}`: that saved rule's filter (enabled or not) →
+//!   `{"matched", "explanation"}`.
+//!
+//! The event is validated exactly as structured-mode ingest validates it (a 400 names the
+//! attribute under `/event`), and matched in its stored form (the structured JSON the log would
+//! hold), so the answer is what the bus would do. `matched` comes from a [`Matcher`], the
+//! structure that routes events; `explanation` from the filter's own evaluator, which names the
+//! first field that failed.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bus::event::Event;
+use rules::{Filter, Matcher};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use sources::ingest::IngestError;
+
+use super::AppState;
+use super::events::ingest_problem;
+use super::json::JsonBody;
+use super::problem::ApiError;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRule {
+    /// A structured-mode CloudEvent, kept as sent so it is judged byte for byte.
+    event: Option<Box<RawValue>>,
+    filter: Option<Value>,
+    bus: Option<String>,
+    rule: Option<String>,
+}
+
+/// Validates the event as structured-mode ingest does; returns its stored form.
+fn stored_form(st: &AppState, raw: &RawValue) -> Result<Vec<u8>, ApiError> {
+    let under_event = |mut p: ApiError| {
+        for e in &mut p.errors {
+            e.pointer = format!("/event{}", e.pointer);
+        }
+        p
+    };
+    let ev = Event::from_structured_json(raw.get().as_bytes())
+        .map_err(|e| under_event(ingest_problem(&IngestError::from(e))))?;
+    let len = ev.encoded_len();
+    if len > st.limits.max_event_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event-too-large",
+            "Event too large",
+            format!(
+                "event of {len} bytes (structured JSON form) exceeds the limit of {} bytes",
+                st.limits.max_event_bytes
+            ),
+        ));
+    }
+    Ok(ev.to_structured_json())
+}
+
+/// Runs one filter on the event: the matcher decides, the evaluator explains.
+fn run_filter(filter: Filter, event: &[u8]) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(event)
+        .map_err(|e| ApiError::internal("re-reading an encoded event", &e))?;
+    let explained = filter.explain(&value);
+    let prefix = match &filter {
+        Filter::Pattern(_) => "/filter/pattern",
+    };
+    let Filter::Pattern(pattern) = filter;
+    let mut matcher = Matcher::new();
+    matcher.insert(0, Arc::new(pattern));
+    let matched = !matcher
+        .matches(event)
+        .map_err(|e| ApiError::internal("matching an encoded event", &e))?
+        .is_empty();
+    if matched == explained.is_err() {
+        tracing::error!(
+            matched,
+            ?explained,
+            "the matcher and the pattern evaluator disagree"
+        );
+    }
+    let explanation = match explained {
+        Err(m) if !matched => json!({
+            "field": m.field,
+            "pointer": format!("{prefix}{}", m.pointer),
+            "reason": m.reason,
+        }),
+        _ => Value::Null,
+    };
+    Ok(json!({ "matched": matched, "explanation": explanation }))
+}
+
+/// `POST /v1/test-rule`
+pub async fn test_rule(
+    State(st): State<AppState>,
+    JsonBody(req): JsonBody<TestRule>,
+) -> Result<Response, ApiError> {
+    let Some(raw) = &req.event else {
+        return Err(
+            ApiError::bad_request("invalid-request", "/event: is required (a CloudEvent)")
+                .with_error("/event", "is required"),
+        );
+    };
+    let event = stored_form(&st, raw)?;
+    let body = match (req.filter, req.bus, req.rule) {
+        (Some(filter), None, None) => {
+            let filter = st
+                .rulesets
+                .compile(&filter)
+                .map_err(|e| ApiError::filter(&e, "/filter"))?;
+            run_filter(filter, &event)?
+        }
+        (None, Some(bus), None) => {
+            st.bus(&bus)?;
+            let names = st
+                .rulesets
+                .matching(&bus, &event)
+                .map_err(|e| ApiError::internal("matching an encoded event", &e))?;
+            json!({ "matched": !names.is_empty(), "rules": names, "explanation": null })
+        }
+        (None, Some(bus), Some(rule)) => {
+            st.bus(&bus)?;
+            let spec = st
+                .buses
+                .rules()
+                .get(&bus, &rule)
+                .map_err(|e| ApiError::internal("reading a rule", &e))?
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("rule {rule:?} does not exist on bus {bus:?}"))
+                })?;
+            let filter = st.rulesets.compile(&spec.filter).map_err(|e| {
+                let mut p = ApiError::filter(&e, "/filter");
+                p.status = StatusCode::CONFLICT;
+                p.slug = "conflict";
+                p.title = "Conflict";
+                p.detail = format!(
+                    "the saved rule's filter no longer compiles with the server's [rules] limits ({}); save it again",
+                    p.detail
+                );
+                p
+            })?;
+            run_filter(filter, &event)?
+        }
+        (Some(_), Some(_), _) => {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                "give either filter (to test a draft) or bus (to test saved rules), not both",
+            )
+            .with_error("/bus", "not allowed with filter"));
+        }
+        (_, None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                "rule names a saved rule: give its bus too",
+            )
+            .with_error("/bus", "is required with rule"));
+        }
+        (None, None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid-request",
+                "give filter (to test a draft: {\"pattern\": {…}}) or bus (to test saved rules)",
+            )
+            .with_error("/filter", "filter or bus is required"));
+        }
+    };
+    Ok(axum::Json(body).into_response())
+}
