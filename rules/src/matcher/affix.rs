@@ -141,3 +141,60 @@ mod tests {
         assert_eq!(got, vec![0]);
     }
 }
+
+/// Wildcards anchored at both ends (`ab*…*yz`), keyed by the pair (first piece, last piece): a
+/// value probes once per pair of lengths in use, so a common first piece (`com.example.*`) does
+/// not make every such wildcard a candidate.
+#[derive(Debug, Default)]
+pub(crate) struct Ends {
+    table: HashTable<EndsEntry>,
+    /// (first length, last length) pairs in use.
+    lens: Vec<(usize, usize)>,
+}
+
+/// (hash, first piece, last piece, wildcard numbers)
+type EndsEntry = (u64, Box<[u8]>, Box<[u8]>, Vec<u32>);
+
+fn ends_hash(first: &[u8], last: &[u8]) -> u64 {
+    let h = first.iter().fold(0, |h, b| step(h, *b));
+    let h = last.iter().rev().fold(step(h, 0xff), |h, b| step(h, *b));
+    finish(h, first.len() << 16 | last.len())
+}
+
+impl Ends {
+    pub(crate) fn insert(&mut self, first: &[u8], last: &[u8], p: u32) {
+        if !self.lens.contains(&(first.len(), last.len())) {
+            self.lens.push((first.len(), last.len()));
+        }
+        let hash = ends_hash(first, last);
+        match self
+            .table
+            .find_mut(hash, |e| *e.1 == *first && *e.2 == *last)
+        {
+            Some(e) => e.3.push(p),
+            None => {
+                self.table
+                    .insert_unique(hash, (hash, first.into(), last.into(), vec![p]), |e| e.0);
+            }
+        }
+    }
+
+    /// Calls `f` with every wildcard whose first piece starts `s` and last piece ends it
+    /// (not overlapping).
+    #[inline]
+    pub(crate) fn each_in(&self, s: &[u8], mut f: impl FnMut(u32)) {
+        for &(a, b) in &self.lens {
+            if a + b > s.len() {
+                continue;
+            }
+            let (first, last) = (&s[..a], &s[s.len() - b..]);
+            let hash = ends_hash(first, last);
+            if let Some(e) = self
+                .table
+                .find(hash, |e| e.0 == hash && *e.1 == *first && *e.2 == *last)
+            {
+                e.3.iter().for_each(|p| f(*p));
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
-use super::affix::Affixes;
+use super::affix::{Affixes, Ends};
 use super::levels::{Levels, Static};
 use super::numeric::NumTree;
 use crate::pattern::{AnythingBut, EventValue, Leaf, Scalar, Wildcard};
@@ -41,6 +41,8 @@ const FEW: usize = 6;
 /// All value tests of one (state, field).
 #[derive(Debug)]
 pub(crate) enum ValueIndex {
+    /// One test, held inline (the common case deep in the graph: one cache line less to fetch).
+    One(Leaf, u32, bool),
     /// A few tests, tried in turn.
     Few {
         tests: Vec<(Leaf, u32)>,
@@ -62,6 +64,15 @@ impl Default for ValueIndex {
 impl ValueIndex {
     pub(crate) fn insert(&mut self, leaf: &Leaf, target: u32) {
         match self {
+            ValueIndex::Few { tests, .. } if tests.is_empty() => {
+                *self = ValueIndex::One(leaf.clone(), target, leaf_needs_lower(leaf));
+            }
+            ValueIndex::One(first, t, lower) => {
+                *self = ValueIndex::Few {
+                    tests: vec![(first.clone(), *t), (leaf.clone(), target)],
+                    needs_lower: *lower || leaf_needs_lower(leaf),
+                };
+            }
             ValueIndex::Few { tests, needs_lower } if tests.len() < FEW => {
                 *needs_lower |= leaf_needs_lower(leaf);
                 tests.push((leaf.clone(), target));
@@ -82,7 +93,9 @@ impl ValueIndex {
     #[inline]
     pub(crate) fn needs_lower(&self) -> bool {
         match self {
-            ValueIndex::Few { needs_lower, .. } => *needs_lower,
+            ValueIndex::One(_, _, needs_lower) | ValueIndex::Few { needs_lower, .. } => {
+                *needs_lower
+            }
             ValueIndex::Many(many) => many.needs_lower,
         }
     }
@@ -91,6 +104,11 @@ impl ValueIndex {
     #[inline]
     pub(crate) fn collect(&self, v: EventValue<'_>, lower: Option<&str>, out: &mut Vec<u32>) {
         match self {
+            ValueIndex::One(leaf, target, _) => {
+                if leaf.test(v, lower) {
+                    out.push(*target);
+                }
+            }
             ValueIndex::Few { tests, .. } => {
                 for (leaf, target) in tests {
                     if leaf.test(v, lower) {
@@ -140,6 +158,7 @@ pub(crate) struct Indexed {
     /// Wildcards by their first literal, by their last, floating, or `*` alone.
     wild_prefix: Affixes<u32>,
     wild_suffix: Affixes<u32>,
+    wild_ends: Ends,
     wild_floating: Levels<Floating>,
     wild_any: Vec<u32>,
     anything_but: Vec<(AnythingBut, u32)>,
@@ -166,6 +185,7 @@ impl Default for Indexed {
             wildcards: Vec::new(),
             wild_prefix: Affixes::new(false),
             wild_suffix: Affixes::new(true),
+            wild_ends: Ends::default(),
             wild_floating: Levels::default(),
             wild_any: Vec::new(),
             anything_but: Vec::new(),
@@ -229,7 +249,9 @@ impl Indexed {
                 self.wildcards.push((w.clone(), target));
                 let first = &w.pieces[0];
                 let last = &w.pieces[w.pieces.len() - 1];
-                if !first.is_empty() {
+                if !first.is_empty() && !last.is_empty() && w.pieces.len() > 1 {
+                    self.wild_ends.insert(first.as_bytes(), last.as_bytes(), n);
+                } else if !first.is_empty() {
                     self.wild_prefix.insert(first.as_bytes(), n);
                 } else if !last.is_empty() {
                     self.wild_suffix.insert(last.as_bytes(), n);
@@ -299,6 +321,7 @@ impl Indexed {
                     }
                 }
             };
+            self.wild_ends.each_in(b, &mut verify);
             self.wild_prefix.each_in(b, &mut verify);
             self.wild_suffix.each_in(b, &mut verify);
             self.wild_any.iter().for_each(|n| verify(*n));

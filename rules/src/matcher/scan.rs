@@ -1,12 +1,13 @@
 //! Reads an event's JSON bytes once, keeping only the leaves at paths some rule names.
 //!
-//! Everything else is skipped without being parsed: strings are jumped over with `memchr`, and a
-//! skipped container is crossed by counting brackets. The scanner trusts that its input is JSON
+//! Everything else is skipped without being parsed: strings are crossed eight bytes at a time, and a
+//! skipped container 64 bytes at a time ([`skip`]). The scanner trusts that its input is JSON
 //! (the bus validated it at ingest); on malformed input it returns an error or, inside a skipped
 //! region, may not notice, but it never panics and never reads out of bounds.
 
 use super::MatchError;
 use super::paths::Paths;
+use super::skip;
 
 /// Deepest nesting followed inside fields that rules name.
 const MAX_DEPTH: usize = 256;
@@ -173,53 +174,13 @@ impl Scan<'_, '_> {
         self.ws();
         match self.peek() {
             Some(b'"') => self.string().map(|_| ()),
-            Some(b'{' | b'[') => {
-                let b = self.b;
-                let mut depth = 0usize;
-                let mut i = self.i;
-                loop {
-                    // Find the next quote or bracket, eight bytes at a time.
-                    match word(b, i) {
-                        Some(x) => {
-                            let folded = x | (LO * 0x20);
-                            let m = has(x, b'"') | has(folded, b'{') | has(folded, b'}');
-                            if m == 0 {
-                                i += 8;
-                                continue;
-                            }
-                            i += (m.trailing_zeros() / 8) as usize;
-                        }
-                        None => {
-                            while i < b.len() && !matches!(b[i], b'"' | b'{' | b'}' | b'[' | b']') {
-                                i += 1;
-                            }
-                            if i >= b.len() {
-                                self.i = i;
-                                return Err(self.err("unterminated object or array"));
-                            }
-                        }
-                    }
-                    match b[i] {
-                        b'"' => {
-                            self.i = i;
-                            self.string()?;
-                            i = self.i;
-                        }
-                        b'{' | b'[' => {
-                            depth += 1;
-                            i += 1;
-                        }
-                        _ => {
-                            depth = depth.saturating_sub(1);
-                            i += 1;
-                            if depth == 0 {
-                                self.i = i;
-                                return Ok(());
-                            }
-                        }
-                    }
+            Some(b'{' | b'[') => match skip::container_end(self.b, self.i) {
+                Some(end) => {
+                    self.i = end;
+                    Ok(())
                 }
-            }
+                None => Err(self.err("unterminated object or array")),
+            },
             Some(_) => self.scalar_end().map(|_| ()),
             None => Err(self.err("expected a value")),
         }

@@ -43,10 +43,10 @@ pub enum Leaf {
 pub enum AnythingBut {
     /// These exact values (all strings or all numbers).
     Values(Vec<Scalar>),
-    /// Strings starting with this.
-    Prefix(String),
-    /// Strings ending with this.
-    Suffix(String),
+    /// Strings starting with one of these (non-empty).
+    Prefix(Vec<String>),
+    /// Strings ending with one of these (non-empty).
+    Suffix(Vec<String>),
     /// Strings equal to one of these ignoring case (stored lowercased).
     EqualsIgnoreCase(Vec<String>),
     /// Strings matching one of these wildcards.
@@ -181,8 +181,12 @@ impl AnythingBut {
     pub fn excludes(&self, v: EventValue<'_>, lower: Option<&str>) -> bool {
         match (self, v) {
             (AnythingBut::Values(list), v) => list.iter().any(|s| s.equals(v)),
-            (AnythingBut::Prefix(p), EventValue::Str(s)) => s.starts_with(p.as_str()),
-            (AnythingBut::Suffix(p), EventValue::Str(s)) => s.ends_with(p.as_str()),
+            (AnythingBut::Prefix(list), EventValue::Str(s)) => {
+                list.iter().any(|p| s.starts_with(p.as_str()))
+            }
+            (AnythingBut::Suffix(list), EventValue::Str(s)) => {
+                list.iter().any(|p| s.ends_with(p.as_str()))
+            }
             (AnythingBut::EqualsIgnoreCase(list), EventValue::Str(_)) => {
                 lower.is_some_and(|l| list.iter().any(|p| p == l))
             }

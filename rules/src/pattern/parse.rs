@@ -469,8 +469,25 @@ fn anything_but(operand: &Value, pointer: &str) -> Result<AnythingBut, PatternEr
             let (op, inner) = single_key(m, pointer, "anything-but with an object")?;
             let ptr = format!("{pointer}/{}", escape_pointer(op));
             match op {
-                "prefix" => Ok(AnythingBut::Prefix(string(inner, &ptr, op)?.to_string())),
-                "suffix" => Ok(AnythingBut::Suffix(string(inner, &ptr, op)?.to_string())),
+                "prefix" | "suffix" => {
+                    let mut list = Vec::new();
+                    for (s, p) in strings(inner, &ptr, op)? {
+                        if s.is_empty() {
+                            return Err(PatternError::new(
+                                &p,
+                                format!(
+                                    "anything-but {op} must not be empty (it would exclude every string)"
+                                ),
+                            ));
+                        }
+                        list.push(s.to_string());
+                    }
+                    Ok(if op == "prefix" {
+                        AnythingBut::Prefix(list)
+                    } else {
+                        AnythingBut::Suffix(list)
+                    })
+                }
                 "equals-ignore-case" => Ok(AnythingBut::EqualsIgnoreCase(
                     strings(inner, &ptr, op)?
                         .into_iter()

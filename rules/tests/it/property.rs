@@ -147,14 +147,25 @@ fn numeric() -> BoxedStrategy<Value> {
 fn anything_but() -> BoxedStrategy<Value> {
     let s = || select(strings(EVENT_STRINGS));
     let p = || select(strings(PATTERN_STRINGS));
+    // Non-empty: an empty anything-but prefix or suffix is an error.
+    let ne = || {
+        select(
+            strings(PATTERN_STRINGS)
+                .into_iter()
+                .filter(|s| s.as_str() != Some(""))
+                .collect::<Vec<_>>(),
+        )
+    };
     let w = || select(strings(WILDCARDS));
     prop_oneof![
         s().prop_map(|x| json!({"anything-but": x})),
         select(numbers()).prop_map(|x| json!({"anything-but": x})),
         vec(s(), 1..=3).prop_map(|x| json!({"anything-but": x})),
         vec(select(numbers()), 1..=3).prop_map(|x| json!({"anything-but": x})),
-        p().prop_map(|x| json!({"anything-but": {"prefix": x}})),
-        p().prop_map(|x| json!({"anything-but": {"suffix": x}})),
+        ne().prop_map(|x| json!({"anything-but": {"prefix": x}})),
+        ne().prop_map(|x| json!({"anything-but": {"suffix": x}})),
+        vec(ne(), 1..=3).prop_map(|x| json!({"anything-but": {"prefix": x}})),
+        vec(ne(), 1..=3).prop_map(|x| json!({"anything-but": {"suffix": x}})),
         p().prop_map(|x| json!({"anything-but": {"equals-ignore-case": x}})),
         vec(p(), 1..=3).prop_map(|x| json!({"anything-but": {"equals-ignore-case": x}})),
         w().prop_map(|x| json!({"anything-but": {"wildcard": x}})),

@@ -374,7 +374,7 @@ fn excluded(operand: &Value, leaf: &Value) -> bool {
             };
             let strings: Vec<&str> = match inner {
                 Value::String(p) => vec![p.as_str()],
-                Value::Array(list) if matches!(name, "equals-ignore-case" | "wildcard") => list
+                Value::Array(list) => list
                     .iter()
                     .map(|v| match v {
                         Value::String(p) => p.as_str(),
