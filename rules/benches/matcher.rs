@@ -289,12 +289,15 @@ fn events(n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|_| event(&mut rng)).collect()
 }
 
+/// A named rule generator and the rule counts to measure it at.
+type RuleSet = (&'static str, fn(&mut StdRng) -> Value, &'static [usize]);
+
 fn bench(c: &mut Criterion) {
     // MATCH_SIZES=100,10000 limits the rule counts built (building 100,000 rules takes a while).
     let only: Option<Vec<usize>> = std::env::var("MATCH_SIZES")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
-    let sets: [(&str, fn(&mut StdRng) -> Value, &[usize]); 2] = [
+    let sets: [RuleSet; 2] = [
         ("exact+prefix", exact_prefix_rule, &[100, 10_000, 100_000]),
         ("mixed", mixed_rule, &[100, 10_000, 100_000]),
     ];
