@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
-use super::problem::ApiError;
+use super::problem::{ApiError, page_limit};
 
 fn view(spec: &BusSpec, bus: &Bus) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
@@ -34,20 +34,7 @@ pub async fn list(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let limit = match q.get("limit") {
-        None => 100,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid-query",
-                    format!("query parameter limit: {v:?} is not between 1 and 1000"),
-                )
-                .with_error("/limit", "must be between 1 and 1000")
-            })?,
-    };
+    let limit = page_limit(&q)?;
     let cursor = q.get("cursor").cloned().unwrap_or_default();
     let all: Vec<Arc<Bus>> = st.buses.all();
     let page: Vec<&Arc<Bus>> = all

@@ -5,6 +5,8 @@
 //! Internal errors are logged with their whole source chain and answered with a generic detail:
 //! paths, OS errors and store messages never leak to clients.
 
+use std::collections::HashMap;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bus::log::LogError;
@@ -250,5 +252,23 @@ impl From<WriteError> for ApiError {
             WriteError::Rule(e) => e.into(),
             WriteError::Bus(e) => e.into(),
         }
+    }
+}
+
+/// The `limit` query parameter of a list: 1 to 1,000, 100 when absent.
+pub fn page_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        None => Ok(100),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid-query",
+                    format!("query parameter limit: {v:?} is not between 1 and 1000"),
+                )
+                .with_error("/limit", "must be between 1 and 1000")
+            }),
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
-use super::problem::ApiError;
+use super::problem::{ApiError, page_limit};
 
 fn view(spec: &RuleSpec) -> Value {
     serde_json::to_value(spec).unwrap_or(Value::Null)
@@ -29,23 +29,6 @@ fn stored(st: &AppState, bus: &str, rule: &str) -> Result<Option<RuleSpec>, ApiE
         .rules()
         .get(bus, rule)
         .map_err(|e| ApiError::internal("reading a rule", &e))
-}
-
-fn page_limit(q: &HashMap<String, String>) -> Result<usize, ApiError> {
-    match q.get("limit") {
-        None => Ok(100),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid-query",
-                    format!("query parameter limit: {v:?} is not between 1 and 1000"),
-                )
-                .with_error("/limit", "must be between 1 and 1000")
-            }),
-    }
 }
 
 /// `GET /v1/buses/{bus}/rules?limit=&cursor=` (by name; `next_cursor` is the last name of the
