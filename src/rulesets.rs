@@ -90,13 +90,6 @@ pub struct RuleSets {
     sets: RwLock<HashMap<String, Arc<BusRules>>>,
 }
 
-/// The pattern a filter matches with (every filter kind is a pattern today).
-fn pattern_of(filter: Filter) -> Arc<Pattern> {
-    match filter {
-        Filter::Pattern(p) => Arc::new(p),
-    }
-}
-
 impl RuleSets {
     /// Compiles the stored rules of every bus. A stored rule that no longer compiles (the limits
     /// were lowered) is logged and left out; so are rules of a bus that does not exist.
@@ -116,7 +109,7 @@ impl RuleSets {
                 Ok(filter) => {
                     sets.entry(spec.bus.clone())
                         .or_default()
-                        .upsert(&spec.name, pattern_of(filter));
+                        .upsert(&spec.name, Arc::new(filter.into_pattern()));
                     loaded += 1;
                 }
                 Err(e) => {
@@ -199,7 +192,7 @@ impl RuleSets {
         filter: Filter,
         if_match: Option<u64>,
     ) -> Result<(RuleSpec, bool), WriteError> {
-        let pattern = pattern_of(filter);
+        let pattern = Arc::new(filter.into_pattern());
         self.locked(bus, |entry, _| {
             let (spec, previous) = self.buses.rules().put(bus, name, update, if_match)?;
             let mut set = entry.set.write().unwrap_or_else(|p| p.into_inner());

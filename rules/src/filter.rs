@@ -46,10 +46,21 @@ impl Filter {
     }
 
     /// Whether the filter matches an event given as a parsed structured-JSON CloudEvent, and if
-    /// not, why.
+    /// not, why. As with [`Filter::parse`], the pointer is relative to the filter object
+    /// (`/pattern/data/state`).
     pub fn explain(&self, event: &Value) -> Result<(), Mismatch> {
         match self {
-            Filter::Pattern(p) => p.explain(event),
+            Filter::Pattern(p) => p.explain(event).map_err(|mut m| {
+                m.pointer = format!("/pattern{}", m.pointer);
+                m
+            }),
+        }
+    }
+
+    /// The pattern the filter matches with (every filter kind is a pattern today).
+    pub fn into_pattern(self) -> Pattern {
+        match self {
+            Filter::Pattern(p) => p,
         }
     }
 }

@@ -72,12 +72,8 @@ fn run_filter(filter: Filter, event: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(event)
         .map_err(|e| ApiError::internal("re-reading an encoded event", &e))?;
     let explained = filter.explain(&value);
-    let prefix = match &filter {
-        Filter::Pattern(_) => "/filter/pattern",
-    };
-    let Filter::Pattern(pattern) = filter;
     let mut matcher = Matcher::new();
-    matcher.insert(0, Arc::new(pattern));
+    matcher.insert(0, Arc::new(filter.into_pattern()));
     let matched = !matcher
         .matches(event)
         .map_err(|e| ApiError::internal("matching an encoded event", &e))?
@@ -92,7 +88,7 @@ fn run_filter(filter: Filter, event: &[u8]) -> Result<Value, ApiError> {
     let explanation = match explained {
         Err(m) if !matched => json!({
             "field": m.field,
-            "pointer": format!("{prefix}{}", m.pointer),
+            "pointer": format!("/filter{}", m.pointer),
             "reason": m.reason,
         }),
         _ => Value::Null,

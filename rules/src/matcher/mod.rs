@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::pattern::{Condition, EventValue, Leaf, Pattern, Scalar};
+use crate::pattern::{Condition, EventValue, Leaf, Pattern, Scalar, arrays_agree};
 use index::ValueIndex;
 use paths::Paths;
 use scan::{Flat, Slot};
@@ -167,10 +167,9 @@ impl Matcher {
     /// Adds the rule `id`, replacing any rule with that id.
     pub fn insert(&mut self, id: u64, pattern: Arc<Pattern>) {
         self.remove(id);
-        for key in self.keys_of(&pattern) {
-            *self.counts.entry(key).or_default() += 1;
-        }
-        let ends = self.add_paths(id, &pattern);
+        let keyed = self.keyed(&pattern);
+        self.count(&keyed, true);
+        let ends = self.add_paths(id, &pattern, &keyed);
         self.rules.insert(id, Rule { pattern, ends });
         // Paths were ordered with the counts known when each rule came; rebuilding as the rule
         // count doubles orders every path with the current counts, at an amortised O(1) cost.
@@ -179,34 +178,53 @@ impl Matcher {
         }
     }
 
-    /// The distinct condition keys of a pattern.
-    fn keys_of(&mut self, pattern: &Pattern) -> Vec<Box<str>> {
-        let mut keys: Vec<Box<str>> = pattern
+    /// The field and condition key of every condition, alternative by alternative.
+    fn keyed(&mut self, pattern: &Pattern) -> Vec<Vec<(u32, Box<str>)>> {
+        pattern
             .alternatives()
             .iter()
-            .flat_map(|a| a.conditions.iter())
-            .map(|c| {
-                let field = self.paths.field(&c.path);
-                condition_key(field, c)
+            .map(|a| {
+                a.conditions
+                    .iter()
+                    .map(|c| {
+                        let field = self.paths.field(&c.path);
+                        (field, condition_key(field, c))
+                    })
+                    .collect()
             })
-            .collect();
-        keys.sort();
-        keys.dedup();
-        keys
+            .collect()
     }
 
-    fn add_paths(&mut self, id: u64, pattern: &Pattern) -> Vec<u32> {
+    /// Counts (or, `add` false, uncounts) each distinct condition of a rule.
+    fn count(&mut self, keyed: &[Vec<(u32, Box<str>)>], add: bool) {
+        let mut keys: Vec<&Box<str>> = keyed.iter().flatten().map(|(_, k)| k).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let n = self.counts.entry(key.clone()).or_default();
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+            if *n == 0 {
+                self.counts.remove(key);
+            }
+        }
+    }
+
+    fn add_paths(
+        &mut self,
+        id: u64,
+        pattern: &Pattern,
+        keyed: &[Vec<(u32, Box<str>)>],
+    ) -> Vec<u32> {
         let mut ends = Vec::new();
-        for alternative in pattern.alternatives() {
+        for (alternative, keys) in pattern.alternatives().iter().zip(keyed) {
             let mut conditions: Vec<(Order, Box<str>, &Condition)> = alternative
                 .conditions
                 .iter()
-                .map(|c| {
-                    let field = self.paths.field(&c.path);
-                    let key = condition_key(field, c);
-                    let count = self.counts.get(&key).copied().unwrap_or(0);
+                .zip(keys)
+                .map(|(c, (field, key))| {
+                    let count = self.counts.get(key).copied().unwrap_or(0);
                     let class = class(c);
-                    ((class == 2, count, class, field), key, c)
+                    ((class == 2, count, class, *field), key.clone(), c)
                 })
                 .collect();
             conditions.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -268,14 +286,8 @@ impl Matcher {
         for s in rule.ends {
             self.states[s as usize].rules.retain(|r| *r != id);
         }
-        for key in self.keys_of(&rule.pattern) {
-            if let Some(n) = self.counts.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    self.counts.remove(&key);
-                }
-            }
-        }
+        let keyed = self.keyed(&rule.pattern);
+        self.count(&keyed, false);
         self.removed += 1;
         if self.removed > 64 && self.removed > self.rules.len() {
             self.rebuild();
@@ -289,13 +301,12 @@ impl Matcher {
             self.rules.drain().map(|(id, r)| (id, r.pattern)).collect();
         rules.sort_by_key(|(id, _)| *id);
         *self = Matcher::default();
-        for (_, pattern) in &rules {
-            for key in self.keys_of(pattern) {
-                *self.counts.entry(key).or_default() += 1;
-            }
+        let keyed: Vec<_> = rules.iter().map(|(_, p)| self.keyed(p)).collect();
+        for k in &keyed {
+            self.count(k, true);
         }
-        for (id, pattern) in rules {
-            let ends = self.add_paths(id, &pattern);
+        for ((id, pattern), keyed) in rules.into_iter().zip(keyed) {
+            let ends = self.add_paths(id, &pattern, &keyed);
             self.rules.insert(id, Rule { pattern, ends });
         }
         self.built_at = self.rules.len();
@@ -436,10 +447,8 @@ impl Walk<'_> {
         if a.is_empty() {
             return true;
         }
-        self.chosen.iter().all(|&c| {
-            let b = self.flat.arrays_of(&self.flat.vals[c as usize]);
-            a.iter()
-                .all(|(id, i)| b.iter().all(|(id2, j)| id != id2 || i == j))
-        })
+        self.chosen
+            .iter()
+            .all(|&c| arrays_agree(a, self.flat.arrays_of(&self.flat.vals[c as usize])))
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::leaf::{AnythingBut, EventValue, Leaf, Scalar};
-use super::{Condition, Mismatch, Pattern};
+use super::{Condition, Mismatch, Pattern, arrays_agree};
 
 /// A leaf of the event: its path, value, and the (array, element) pairs enclosing it.
 struct EventLeaf<'a> {
@@ -100,12 +100,6 @@ fn passes(c: &Condition, l: &EventLeaf<'_>) -> bool {
     c.present || c.leaves.iter().any(|t| t.test(l.value, l.lower.as_deref()))
 }
 
-/// Two leaves may be used together unless they sit in different elements of one array.
-fn consistent(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
-    a.iter()
-        .all(|(id, i)| b.iter().all(|(id2, j)| id != id2 || i == j))
-}
-
 /// Depth-first search for leaves satisfying conditions `i..`, consistent with `chosen`.
 fn search(
     conditions: &[Condition],
@@ -124,7 +118,7 @@ fn search(
         if passes(c, l)
             && chosen
                 .iter()
-                .all(|&j| consistent(&leaves[j].arrays, &l.arrays))
+                .all(|&j| arrays_agree(&leaves[j].arrays, &l.arrays))
         {
             chosen.push(idx);
             let ok = search(conditions, i + 1, leaves, chosen, furthest);

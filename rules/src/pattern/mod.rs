@@ -121,6 +121,13 @@ impl Pattern {
     }
 }
 
+/// Array consistency: two leaves, each given by its enclosing (array, element) pairs, may be used
+/// together unless they sit in different elements of the same array.
+pub(crate) fn arrays_agree<T: PartialEq>(a: &[(T, T)], b: &[(T, T)]) -> bool {
+    a.iter()
+        .all(|(id, i)| b.iter().all(|(id2, j)| id != id2 || i == j))
+}
+
 /// Escapes a key for a JSON pointer (RFC 6901).
 pub fn escape_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
