@@ -7,16 +7,18 @@
 
 use hashbrown::HashTable;
 
+use super::small::{Key, Targets};
+
 #[derive(Debug)]
-struct Entry<P> {
+struct Entry {
     hash: u64,
-    key: Box<[u8]>,
-    payload: Vec<P>,
+    key: Key,
+    targets: Targets,
 }
 
 #[derive(Debug)]
-pub(crate) struct Affixes<P> {
-    table: HashTable<Entry<P>>,
+pub(crate) struct Affixes {
+    table: HashTable<Entry>,
     /// Key lengths in use, ascending.
     lens: Vec<usize>,
     /// Suffixes rather than prefixes.
@@ -39,7 +41,7 @@ fn finish(h: u64, len: usize) -> u64 {
     x ^ (x >> 33)
 }
 
-impl<P: Copy> Affixes<P> {
+impl Affixes {
     pub(crate) fn new(reversed: bool) -> Self {
         Affixes {
             table: HashTable::new(),
@@ -57,20 +59,20 @@ impl<P: Copy> Affixes<P> {
         finish(h, key.len())
     }
 
-    pub(crate) fn insert(&mut self, key: &[u8], p: P) {
+    pub(crate) fn insert(&mut self, key: &[u8], p: u32) {
         if let Err(at) = self.lens.binary_search(&key.len()) {
             self.lens.insert(at, key.len());
         }
         let hash = self.hash_of(key);
-        match self.table.find_mut(hash, |e| *e.key == *key) {
-            Some(e) => e.payload.push(p),
+        match self.table.find_mut(hash, |e| e.key.as_bytes() == key) {
+            Some(e) => e.targets.push(p),
             None => {
                 self.table.insert_unique(
                     hash,
                     Entry {
                         hash,
-                        key: key.into(),
-                        payload: vec![p],
+                        key: Key::new(key),
+                        targets: Targets::One(p),
                     },
                     |e| e.hash,
                 );
@@ -80,7 +82,7 @@ impl<P: Copy> Affixes<P> {
 
     /// Calls `f` with the payload of every key that is a prefix (suffix) of `s`.
     #[inline]
-    pub(crate) fn each_in(&self, s: &[u8], mut f: impl FnMut(P)) {
+    pub(crate) fn each_in(&self, s: &[u8], mut f: impl FnMut(u32)) {
         let Some(&first) = self.lens.first() else {
             return;
         };
@@ -105,15 +107,18 @@ impl<P: Copy> Affixes<P> {
     }
 
     #[inline]
-    fn probe(&self, h: u64, len: usize, s: &[u8], f: &mut impl FnMut(P)) {
+    fn probe(&self, h: u64, len: usize, s: &[u8], f: &mut impl FnMut(u32)) {
         let hash = finish(h, len);
         let key = if self.reversed {
             &s[s.len() - len..]
         } else {
             &s[..len]
         };
-        if let Some(e) = self.table.find(hash, |e| e.hash == hash && *e.key == *key) {
-            e.payload.iter().for_each(|p| f(*p));
+        if let Some(e) = self
+            .table
+            .find(hash, |e| e.hash == hash && e.key.as_bytes() == key)
+        {
+            e.targets.as_slice().iter().for_each(|p| f(*p));
         }
     }
 }
@@ -127,8 +132,8 @@ mod tests {
         let mut p = Affixes::new(false);
         let mut s = Affixes::new(true);
         for (i, k) in ["", "a", "ab", "abc", "b", "xyz"].iter().enumerate() {
-            p.insert(k.as_bytes(), i);
-            s.insert(k.as_bytes(), i);
+            p.insert(k.as_bytes(), i as u32);
+            s.insert(k.as_bytes(), i as u32);
         }
         let mut got = Vec::new();
         p.each_in(b"abcd", |i| got.push(i));

@@ -12,6 +12,7 @@ use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
 use super::affix::{Affixes, Ends};
+use super::small::StrMap;
 use super::levels::{Levels, Static};
 use super::numeric::NumTree;
 use crate::pattern::{AnythingBut, EventValue, Leaf, Scalar, Wildcard};
@@ -42,45 +43,158 @@ const FEW: usize = 6;
 #[derive(Debug)]
 pub(crate) enum ValueIndex {
     /// One test, held inline (the common case deep in the graph: one cache line less to fetch).
-    One(Leaf, u32, bool),
+    One(Test),
     /// A few tests, tried in turn.
-    Few {
-        tests: Vec<(Leaf, u32)>,
-        needs_lower: bool,
-    },
+    Few(Box<[Test]>),
     /// Many tests, indexed.
     Many(Box<Indexed>),
 }
 
+/// One value test and where it leads. The first look ([`Quick`]) is inline and settles most
+/// failures; the test itself is behind a pointer, fetched only when the first look passes.
+#[derive(Debug)]
+pub(crate) struct Test {
+    quick: Quick,
+    leaf: Box<Leaf>,
+    target: u32,
+}
+
+impl Test {
+    fn new(leaf: &Leaf, target: u32) -> Test {
+        Test {
+            quick: Quick::of(leaf),
+            leaf: Box::new(leaf.clone()),
+            target,
+        }
+    }
+
+    #[inline]
+    fn passes(&self, v: EventValue<'_>, lower: Option<&str>) -> bool {
+        !self.quick.rejects(v, lower) && self.leaf.test(v, lower)
+    }
+}
+
+/// The length and last (up to) eight bytes of a string test's literal, held beside the test: a
+/// value of the wrong length, or with other bytes where the literal ends, is rejected here. Deep in
+/// the graph most tests fail, and each failure found here saves a cache miss on the literal. The
+/// literal's end, not its start, is kept: names share their beginnings (`com.example.`,
+/// `arn:aws:`), and differ at the end.
+#[derive(Debug, Clone, Copy)]
+struct Quick {
+    kind: QuickKind,
+    /// Test the lowercase form of the value.
+    lower: bool,
+    /// The literal's length.
+    len: u32,
+    /// How many bytes `word` holds (at most 8).
+    k: u8,
+    /// The literal's last `k` bytes.
+    word: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuickKind {
+    /// No first look: the test decides alone.
+    None,
+    /// The value equals the literal.
+    Exact,
+    /// The value starts with the literal.
+    Prefix,
+    /// The value ends with the literal.
+    Suffix,
+}
+
+/// Up to eight bytes as a number (zero-padded).
+#[inline]
+fn load(b: &[u8]) -> u64 {
+    if let Ok(w) = <[u8; 8]>::try_from(b) {
+        return u64::from_le_bytes(w);
+    }
+    let mut buf = [0u8; 8];
+    let n = b.len().min(8);
+    buf[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(buf)
+}
+
+impl Quick {
+    fn of(leaf: &Leaf) -> Quick {
+        let (kind, lower, lit) = match leaf {
+            Leaf::Exact(Scalar::String(s)) => (QuickKind::Exact, false, s.as_str()),
+            Leaf::EqualsIgnoreCase(s) => (QuickKind::Exact, true, s.as_str()),
+            Leaf::Prefix { value, ignore_case } => (QuickKind::Prefix, *ignore_case, value.as_str()),
+            Leaf::Suffix { value, ignore_case } => (QuickKind::Suffix, *ignore_case, value.as_str()),
+            Leaf::Wildcard(w) => {
+                let (first, last) = (&w.pieces[0], &w.pieces[w.pieces.len() - 1]);
+                if !first.is_empty() {
+                    (QuickKind::Prefix, false, first.as_str())
+                } else {
+                    (QuickKind::Suffix, false, last.as_str())
+                }
+            }
+            _ => (QuickKind::None, false, ""),
+        };
+        let b = lit.as_bytes();
+        let k = b.len().min(8);
+        let word = load(&b[b.len() - k..]);
+        Quick {
+            kind,
+            lower,
+            len: b.len() as u32,
+            k: k as u8,
+            word,
+        }
+    }
+
+    /// Whether the test surely fails on this value. Every kind but `None` passes only strings.
+    #[inline]
+    fn rejects(&self, v: EventValue<'_>, lower: Option<&str>) -> bool {
+        if self.kind == QuickKind::None {
+            return false;
+        }
+        let s = match (v, self.lower) {
+            (EventValue::Str(s), false) => s,
+            (EventValue::Str(_), true) => match lower {
+                Some(l) => l,
+                None => return true,
+            },
+            _ => return true,
+        };
+        let b = s.as_bytes();
+        let (len, k) = (self.len as usize, usize::from(self.k));
+        match self.kind {
+            QuickKind::Exact => b.len() != len || load(&b[len - k..]) != self.word,
+            QuickKind::Prefix => b.len() < len || load(&b[len - k..len]) != self.word,
+            QuickKind::Suffix => b.len() < len || load(&b[b.len() - k..]) != self.word,
+            QuickKind::None => false,
+        }
+    }
+}
+
 impl Default for ValueIndex {
     fn default() -> ValueIndex {
-        ValueIndex::Few {
-            tests: Vec::new(),
-            needs_lower: false,
-        }
+        ValueIndex::Few(Box::default())
     }
 }
 
 impl ValueIndex {
     pub(crate) fn insert(&mut self, leaf: &Leaf, target: u32) {
         match self {
-            ValueIndex::Few { tests, .. } if tests.is_empty() => {
-                *self = ValueIndex::One(leaf.clone(), target, leaf_needs_lower(leaf));
+            ValueIndex::Few(tests) if tests.is_empty() => {
+                *self = ValueIndex::One(Test::new(leaf, target));
             }
-            ValueIndex::One(first, t, lower) => {
-                *self = ValueIndex::Few {
-                    tests: vec![(first.clone(), *t), (leaf.clone(), target)],
-                    needs_lower: *lower || leaf_needs_lower(leaf),
-                };
+            ValueIndex::One(first) => {
+                let first = Test::new(&first.leaf, first.target);
+                *self = ValueIndex::Few(Box::new([first, Test::new(leaf, target)]));
             }
-            ValueIndex::Few { tests, needs_lower } if tests.len() < FEW => {
-                *needs_lower |= leaf_needs_lower(leaf);
-                tests.push((leaf.clone(), target));
+            ValueIndex::Few(tests) if tests.len() < FEW => {
+                let mut v = std::mem::take(tests).into_vec();
+                v.push(Test::new(leaf, target));
+                *tests = v.into_boxed_slice();
             }
-            ValueIndex::Few { tests, .. } => {
+            ValueIndex::Few(tests) => {
                 let mut many = Box::<Indexed>::default();
-                for (l, t) in tests.iter() {
-                    many.insert(l, *t);
+                for t in tests.iter() {
+                    many.insert(&t.leaf, t.target);
                 }
                 many.insert(leaf, target);
                 *self = ValueIndex::Many(many);
@@ -89,30 +203,19 @@ impl ValueIndex {
         }
     }
 
-    /// Whether the tests need the lowercase form of string values.
-    #[inline]
-    pub(crate) fn needs_lower(&self) -> bool {
-        match self {
-            ValueIndex::One(_, _, needs_lower) | ValueIndex::Few { needs_lower, .. } => {
-                *needs_lower
-            }
-            ValueIndex::Many(many) => many.needs_lower,
-        }
-    }
-
     /// Pushes onto `out` the target of every test `v` passes (possibly repeated).
     #[inline]
     pub(crate) fn collect(&self, v: EventValue<'_>, lower: Option<&str>, out: &mut Vec<u32>) {
         match self {
-            ValueIndex::One(leaf, target, _) => {
-                if leaf.test(v, lower) {
-                    out.push(*target);
+            ValueIndex::One(t) => {
+                if t.passes(v, lower) {
+                    out.push(t.target);
                 }
             }
-            ValueIndex::Few { tests, .. } => {
-                for (leaf, target) in tests {
-                    if leaf.test(v, lower) {
-                        out.push(*target);
+            ValueIndex::Few(tests) => {
+                for t in tests.iter() {
+                    if t.passes(v, lower) {
+                        out.push(t.target);
                     }
                 }
             }
@@ -121,7 +224,8 @@ impl ValueIndex {
     }
 }
 
-fn leaf_needs_lower(leaf: &Leaf) -> bool {
+/// Whether a test needs the lowercase form of string values.
+pub(crate) fn leaf_needs_lower(leaf: &Leaf) -> bool {
     matches!(
         leaf,
         Leaf::EqualsIgnoreCase(_)
@@ -140,36 +244,34 @@ fn leaf_needs_lower(leaf: &Leaf) -> bool {
 /// Many value tests of one (state, field), indexed.
 #[derive(Debug)]
 pub(crate) struct Indexed {
-    strings: FxHashMap<Box<str>, Vec<u32>>,
+    strings: StrMap,
     numbers: FxHashMap<u64, Vec<u32>>,
     trues: Vec<u32>,
     falses: Vec<u32>,
     nulls: Vec<u32>,
-    prefix: Affixes<u32>,
-    suffix: Affixes<u32>,
-    prefix_ic: Affixes<u32>,
-    suffix_ic: Affixes<u32>,
-    equals_ic: FxHashMap<Box<str>, Vec<u32>>,
+    prefix: Affixes,
+    suffix: Affixes,
+    prefix_ic: Affixes,
+    suffix_ic: Affixes,
+    equals_ic: StrMap,
     numeric: Levels<NumTree>,
     v4: CidrIndex,
     v6: CidrIndex,
     /// Every wildcard, with its target.
     wildcards: Vec<(Wildcard, u32)>,
     /// Wildcards by their first literal, by their last, floating, or `*` alone.
-    wild_prefix: Affixes<u32>,
-    wild_suffix: Affixes<u32>,
+    wild_prefix: Affixes,
+    wild_suffix: Affixes,
     wild_ends: Ends,
     wild_floating: Levels<Floating>,
     wild_any: Vec<u32>,
     anything_but: Vec<(AnythingBut, u32)>,
-    /// Some test needs the lowercase form of string values.
-    needs_lower: bool,
 }
 
 impl Default for Indexed {
     fn default() -> Indexed {
         Indexed {
-            strings: FxHashMap::default(),
+            strings: StrMap::default(),
             numbers: FxHashMap::default(),
             trues: Vec::new(),
             falses: Vec::new(),
@@ -178,7 +280,7 @@ impl Default for Indexed {
             suffix: Affixes::new(true),
             prefix_ic: Affixes::new(false),
             suffix_ic: Affixes::new(true),
-            equals_ic: FxHashMap::default(),
+            equals_ic: StrMap::default(),
             numeric: Levels::default(),
             v4: CidrIndex::default(),
             v6: CidrIndex::default(),
@@ -189,7 +291,6 @@ impl Default for Indexed {
             wild_floating: Levels::default(),
             wild_any: Vec::new(),
             anything_but: Vec::new(),
-            needs_lower: false,
         }
     }
 }
@@ -202,13 +303,8 @@ pub(crate) fn num_key(x: f64) -> u64 {
 
 impl Indexed {
     fn insert(&mut self, leaf: &Leaf, target: u32) {
-        self.needs_lower |= leaf_needs_lower(leaf);
         match leaf {
-            Leaf::Exact(Scalar::String(s)) => self
-                .strings
-                .entry(s.as_str().into())
-                .or_default()
-                .push(target),
+            Leaf::Exact(Scalar::String(s)) => self.strings.insert(s, target),
             Leaf::Exact(Scalar::Number(x)) => {
                 self.numbers.entry(num_key(*x)).or_default().push(target)
             }
@@ -231,12 +327,7 @@ impl Indexed {
                 };
                 idx.insert(value.as_bytes(), target);
             }
-            Leaf::EqualsIgnoreCase(s) => {
-                self.equals_ic
-                    .entry(s.as_str().into())
-                    .or_default()
-                    .push(target);
-            }
+            Leaf::EqualsIgnoreCase(s) => self.equals_ic.insert(s, target),
             Leaf::Numeric(r) => self.numeric.insert((*r, target)),
             Leaf::Cidr(c) => match c.network {
                 IpAddr::V4(a) => self
@@ -293,16 +384,12 @@ impl Indexed {
     }
 
     fn collect_str(&self, s: &str, lower: Option<&str>, out: &mut Vec<u32>) {
-        if let Some(t) = self.strings.get(s) {
-            out.extend_from_slice(t);
-        }
+        out.extend_from_slice(self.strings.get(s));
         let b = s.as_bytes();
         self.prefix.each_in(b, |t| out.push(t));
         self.suffix.each_in(b, |t| out.push(t));
         if let Some(l) = lower {
-            if let Some(t) = self.equals_ic.get(l) {
-                out.extend_from_slice(t);
-            }
+            out.extend_from_slice(self.equals_ic.get(l));
             self.prefix_ic.each_in(l.as_bytes(), |t| out.push(t));
             self.suffix_ic.each_in(l.as_bytes(), |t| out.push(t));
         }

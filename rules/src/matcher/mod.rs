@@ -8,8 +8,9 @@
 //! value finds the conditions it satisfies by hash and tree probes, not by trying each rule.
 //!
 //! Conditions are ordered most selective first: `exists` and `anything-but` (which most values
-//! pass) last, and before them the conditions used by the fewest rules (a condition shared by a
-//! tenth of the rules is likely to pass for a tenth of the events). The states an event reaches
+//! pass) last, numeric ranges before them (a thousand distinct `< x` thresholds still pass half
+//! of all values together), and among the rest the conditions used by the fewest rules first (a
+//! condition shared by a tenth of the rules is likely to pass for a tenth of the events). The states an event reaches
 //! are then few, and the work per event follows the event's relevant values and its matches, not
 //! the number of rules. The counts change as rules come; the structure is rebuilt whenever the
 //! rule count doubles, so paths are ordered by counts that are at most a factor two stale.
@@ -29,6 +30,7 @@ mod numeric;
 mod paths;
 mod scan;
 mod skip;
+mod small;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -74,21 +76,92 @@ struct Rule {
     ends: Vec<u32>,
 }
 
+/// A state, in one cache line. Most states have one transition (a rule's own tail) and no rules
+/// ending there, so the first transition is inline and the rest behind a pointer: reaching a
+/// state fetches its test in the same line. States are numbered in creation order and a rule's
+/// private tail is created at once, so its states are neighbours in memory too.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 struct State {
-    transitions: Vec<Transition>,
+    first: Option<Transition>,
+    extra: Option<Box<Extra>>,
+}
+
+/// What few states have: more than one transition, or rules ending there.
+#[derive(Debug, Default)]
+struct Extra {
+    more: Vec<Transition>,
     /// Rules with an alternative ending here.
     rules: Vec<u64>,
+}
+
+impl State {
+    #[inline]
+    fn rules(&self) -> &[u64] {
+        self.extra.as_deref().map_or(&[], |e| e.rules.as_slice())
+    }
+
+    fn rules_mut(&mut self) -> &mut Vec<u64> {
+        &mut self.extra.get_or_insert_with(Box::default).rules
+    }
+
+    #[inline]
+    fn transitions(&self) -> impl Iterator<Item = &Transition> {
+        let more = self.extra.as_deref().map_or(&[][..], |e| e.more.as_slice());
+        self.first.iter().chain(more)
+    }
+
+    fn transition_mut(&mut self, field: u32) -> &mut Transition {
+        let fresh = || Transition {
+            field,
+            needs_lower: false,
+            index: ValueIndex::default(),
+            exists: None,
+        };
+        let first = self.first.get_or_insert_with(fresh);
+        if first.field == field {
+            return first;
+        }
+        let more = &mut self.extra.get_or_insert_with(Box::default).more;
+        let at = match more.iter().position(|t| t.field == field) {
+            Some(at) => at,
+            None => {
+                more.push(fresh());
+                more.len() - 1
+            }
+        };
+        &mut more[at]
+    }
 }
 
 #[derive(Debug)]
 struct Transition {
     field: u32,
+    /// Some test needs the lowercase form of string values.
+    needs_lower: bool,
     index: ValueIndex,
+    /// The targets of `exists` tests, rare enough to live behind a pointer.
+    exists: Option<Box<Exists>>,
+}
+
+#[derive(Debug, Default)]
+struct Exists {
     /// Next states for `exists: true` (any value).
     present: Vec<u32>,
     /// Next states for `exists: false` (no value at all).
     absent: Vec<u32>,
+}
+
+impl Transition {
+    #[inline]
+    fn present(&self) -> &[u32] {
+        self.exists.as_deref().map_or(&[], |e| e.present.as_slice())
+    }
+
+    #[inline]
+    fn absent(&self) -> &[u32] {
+        self.exists.as_deref().map_or(&[], |e| e.absent.as_slice())
+    }
 }
 
 impl Default for Matcher {
@@ -105,14 +178,35 @@ impl Default for Matcher {
     }
 }
 
-/// Where a condition goes in its path: (passes most values, rules sharing it, class, field).
-type Order = (bool, u32, u8, u32);
+/// Where a condition goes in its path: (breadth, rules sharing it, class, field).
+type Order = (u8, u32, u8, u32);
 
-/// Selectivity class of a condition: lower classes come first in an alternative's path.
+/// How many values a condition is likely to pass, coarsely: 0 for tests of one value or a
+/// narrow family (exact, ignore-case, prefix, suffix, wildcard, cidr, a numeric point), 1 for
+/// numeric ranges (each may be unique, yet together a thousand `< x` thresholds pass half of all
+/// values), 2 for `exists` and `anything-but` (which pass most values). A condition is as broad
+/// as its broadest test.
+fn breadth(c: &Condition) -> u8 {
+    if c.present || c.absent {
+        return 2;
+    }
+    c.leaves
+        .iter()
+        .map(|l| match l {
+            Leaf::AnythingBut(_) => 2,
+            Leaf::Numeric(r) => match (r.lower, r.upper) {
+                (Some((a, true)), Some((b, true))) if a == b => 0,
+                _ => 1,
+            },
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Selectivity class of a condition among those of equal breadth and sharing: exact tests first.
 fn class(c: &Condition) -> u8 {
-    if c.present || c.absent || c.leaves.iter().any(|l| matches!(l, Leaf::AnythingBut(_))) {
-        2
-    } else if c
+    if c
         .leaves
         .iter()
         .all(|l| matches!(l, Leaf::Exact(_) | Leaf::EqualsIgnoreCase(_)))
@@ -155,8 +249,13 @@ struct Scratch {
     flat: Flat,
     buf: Vec<u32>,
     chosen: Vec<u32>,
-    lower: Vec<Option<Option<String>>>,
+    /// Per leaf, its lowercase form as a range of `lowered` (`NOT_LOWERED` until needed).
+    lower: Vec<(u32, u32)>,
+    lowered: String,
 }
+
+/// A leaf whose lowercase form has not been made.
+const NOT_LOWERED: (u32, u32) = (u32::MAX, 0);
 
 impl Matcher {
     /// An empty matcher.
@@ -223,8 +322,7 @@ impl Matcher {
                 .zip(keys)
                 .map(|(c, (field, key))| {
                     let count = self.counts.get(key).copied().unwrap_or(0);
-                    let class = class(c);
-                    ((class == 2, count, class, *field), key.clone(), c)
+                    ((breadth(c), count, class(c), *field), key.clone(), c)
                 })
                 .collect();
             conditions.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -241,7 +339,7 @@ impl Matcher {
                     }
                 };
             }
-            let end = &mut self.states[state as usize].rules;
+            let end = self.states[state as usize].rules_mut();
             if !end.contains(&id) {
                 end.push(id);
             }
@@ -253,28 +351,16 @@ impl Matcher {
     }
 
     fn add_transition(&mut self, from: u32, field: u32, c: &Condition, next: u32) {
-        let transitions = &mut self.states[from as usize].transitions;
-        let at = match transitions.iter().position(|t| t.field == field) {
-            Some(at) => at,
-            None => {
-                transitions.push(Transition {
-                    field,
-                    index: ValueIndex::default(),
-                    present: Vec::new(),
-                    absent: Vec::new(),
-                });
-                transitions.len() - 1
-            }
-        };
-        let t = &mut transitions[at];
+        let t = self.states[from as usize].transition_mut(field);
         for leaf in &c.leaves {
             t.index.insert(leaf, next);
+            t.needs_lower |= index::leaf_needs_lower(leaf);
         }
         if c.present {
-            t.present.push(next);
+            t.exists.get_or_insert_with(Box::default).present.push(next);
         }
         if c.absent {
-            t.absent.push(next);
+            t.exists.get_or_insert_with(Box::default).absent.push(next);
         }
     }
 
@@ -284,7 +370,7 @@ impl Matcher {
             return false;
         };
         for s in rule.ends {
-            self.states[s as usize].rules.retain(|r| *r != id);
+            self.states[s as usize].rules_mut().retain(|r| *r != id);
         }
         let keyed = self.keyed(&rule.pattern);
         self.count(&keyed, false);
@@ -348,13 +434,15 @@ impl Matcher {
             sc.buf.clear();
             sc.chosen.clear();
             sc.lower.clear();
-            sc.lower.resize(sc.flat.vals.len(), None);
+            sc.lower.resize(sc.flat.vals.len(), NOT_LOWERED);
+            sc.lowered.clear();
             let mut walk = Walk {
                 input,
                 flat: &sc.flat,
                 buf: &mut sc.buf,
                 chosen: &mut sc.chosen,
                 lower: &mut sc.lower,
+                lowered: &mut sc.lowered,
                 out,
             };
             self.walk(0, &mut walk);
@@ -367,48 +455,43 @@ impl Matcher {
 
     fn walk(&self, state: u32, w: &mut Walk<'_>) {
         let st = &self.states[state as usize];
-        w.out.extend_from_slice(&st.rules);
-        for t in &st.transitions {
-            let vals = &w.flat.vals;
-            let lo = vals.partition_point(|v| v.field < t.field);
-            let hi = lo + vals[lo..].partition_point(|v| v.field == t.field);
+        w.out.extend_from_slice(st.rules());
+        for t in st.transitions() {
+            let (lo, hi) = w.flat.range(t.field);
             if lo == hi {
-                for &next in &t.absent {
+                for &next in t.absent() {
                     self.walk(next, w);
                 }
                 continue;
             }
-            #[allow(clippy::needless_range_loop)]
             for vi in lo..hi {
                 if !w.consistent(vi) {
                     continue;
                 }
                 let start = w.buf.len();
-                let slot = vals[vi].slot;
-                let value = match slot {
-                    Slot::Span(..) | Slot::Owned(_) => {
+                let value = match w.flat.vals[vi].slot {
+                    slot @ (Slot::Span(..) | Slot::Owned(_)) => {
                         EventValue::Str(w.flat.str(w.input, slot).unwrap_or_default())
                     }
                     Slot::Num(x) => EventValue::Num(x),
                     Slot::Bool(b) => EventValue::Bool(b),
                     Slot::Null => EventValue::Null,
                 };
-                let lower = match value {
-                    EventValue::Str(s) if t.index.needs_lower() => {
-                        let cached = &mut w.lower[vi];
-                        cached
-                            .get_or_insert_with(|| Some(s.to_lowercase()))
-                            .as_deref()
+                match value {
+                    EventValue::Str(s) if t.needs_lower => {
+                        let lower = lower_of(w.lower, w.lowered, vi, s);
+                        t.index.collect(value, Some(lower), w.buf);
                     }
-                    _ => None,
-                };
-                t.index.collect(value, lower, w.buf);
-                w.buf.extend_from_slice(&t.present);
+                    _ => t.index.collect(value, None, w.buf),
+                }
+                w.buf.extend_from_slice(t.present());
                 let end = w.buf.len();
                 if end == start {
                     continue;
                 }
-                w.buf[start..end].sort_unstable();
+                if end - start > 1 {
+                    w.buf[start..end].sort_unstable();
+                }
                 let mut kept = start + 1;
                 for i in start + 1..end {
                     if w.buf[i] != w.buf[kept - 1] {
@@ -417,6 +500,9 @@ impl Matcher {
                     }
                 }
                 w.buf.truncate(kept);
+                if kept - start > 1 {
+                    self.touch(&w.buf[start..kept]);
+                }
                 w.chosen.push(vi as u32);
                 for i in start..kept {
                     let next = w.buf[i];
@@ -429,13 +515,30 @@ impl Matcher {
     }
 }
 
+impl Matcher {
+    /// Loads the first line of each state about to be walked, all at once: with many rules the
+    /// states are far apart in memory, and fetched together their cache misses overlap rather
+    /// than follow one another walk by walk (a prefetch, in safe code).
+    #[inline]
+    fn touch(&self, next: &[u32]) {
+        let mut acc = 0u32;
+        for &n in next {
+            if let Some(Some(t)) = self.states.get(n as usize).map(|s| s.first.as_ref()) {
+                acc ^= t.field;
+            }
+        }
+        std::hint::black_box(acc);
+    }
+}
+
 /// The state of one match.
 struct Walk<'a> {
     input: &'a str,
     flat: &'a Flat,
     buf: &'a mut Vec<u32>,
     chosen: &'a mut Vec<u32>,
-    lower: &'a mut Vec<Option<Option<String>>>,
+    lower: &'a mut Vec<(u32, u32)>,
+    lowered: &'a mut String,
     out: &'a mut Vec<u64>,
 }
 
@@ -450,5 +553,30 @@ impl Walk<'_> {
         self.chosen
             .iter()
             .all(|&c| arrays_agree(a, self.flat.arrays_of(&self.flat.vals[c as usize])))
+    }
+}
+
+/// The lowercase form of leaf `vi` (whose string is `s`), made once per event into `lowered`.
+#[inline]
+fn lower_of<'s>(lower: &mut [(u32, u32)], lowered: &'s mut String, vi: usize, s: &str) -> &'s str {
+    let Some(span) = lower.get_mut(vi) else {
+        return "";
+    };
+    if *span == NOT_LOWERED {
+        let a = lowered.len();
+        if s.is_ascii() {
+            lowered.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            lowered.push_str(&s.to_lowercase());
+        }
+        *span = (a as u32, lowered.len() as u32);
+    }
+    lowered.get(span.0 as usize..span.1 as usize).unwrap_or_default()
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        eprintln!("State {} Transition {} ValueIndex {} Leaf {} Test {} Scalar {}", size_of::<super::State>(), size_of::<super::Transition>(), size_of::<super::ValueIndex>(), size_of::<crate::pattern::Leaf>(), size_of::<super::index::Test>(), size_of::<crate::pattern::Scalar>());
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Flat {
     /// (array instance, element index) pairs, shared by all leaves.
     pub(crate) arrays: Vec<(u32, u32)>,
     pub(crate) owned: Vec<String>,
+    /// Per field id, the range of `vals` holding its leaves.
+    pub(crate) ranges: Vec<(u32, u32)>,
     stack: Vec<(u32, u32)>,
     next_array: u32,
 }
@@ -62,6 +64,13 @@ impl Flat {
             Slot::Owned(i) => self.owned.get(i as usize).map(String::as_str),
             _ => None,
         }
+    }
+
+    /// The range of `vals` holding the leaves of `field`.
+    #[inline]
+    pub(crate) fn range(&self, field: u32) -> (usize, usize) {
+        let (a, b) = self.ranges.get(field as usize).copied().unwrap_or((0, 0));
+        (a as usize, b as usize)
     }
 
     /// The enclosing arrays of a leaf.
@@ -91,7 +100,22 @@ pub(crate) fn flatten(input: &str, paths: &Paths, flat: &mut Flat) -> Result<(),
         return Err(s.err("unexpected bytes after the event"));
     }
     // Stable: leaves of one field stay in document order.
-    s.flat.vals.sort_by_key(|v| v.field);
+    let flat = s.flat;
+    flat.vals.sort_by_key(|v| v.field);
+    flat.ranges.clear();
+    flat.ranges.resize(paths.fields.len(), (0, 0));
+    let mut i = 0;
+    while i < flat.vals.len() {
+        let field = flat.vals[i].field;
+        let mut j = i + 1;
+        while j < flat.vals.len() && flat.vals[j].field == field {
+            j += 1;
+        }
+        if let Some(r) = flat.ranges.get_mut(field as usize) {
+            *r = (i as u32, j as u32);
+        }
+        i = j;
+    }
     Ok(())
 }
 
