@@ -12,9 +12,9 @@ use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
 use super::affix::{Affixes, Ends};
-use super::small::StrMap;
 use super::levels::{Levels, Static};
 use super::numeric::NumTree;
+use super::small::StrMap;
 use crate::pattern::{AnythingBut, EventValue, Leaf, Scalar, Wildcard};
 
 /// Wildcards floating between stars (`*x*`), found by their longest literal.
@@ -121,8 +121,12 @@ impl Quick {
         let (kind, lower, lit) = match leaf {
             Leaf::Exact(Scalar::String(s)) => (QuickKind::Exact, false, s.as_str()),
             Leaf::EqualsIgnoreCase(s) => (QuickKind::Exact, true, s.as_str()),
-            Leaf::Prefix { value, ignore_case } => (QuickKind::Prefix, *ignore_case, value.as_str()),
-            Leaf::Suffix { value, ignore_case } => (QuickKind::Suffix, *ignore_case, value.as_str()),
+            Leaf::Prefix { value, ignore_case } => {
+                (QuickKind::Prefix, *ignore_case, value.as_str())
+            }
+            Leaf::Suffix { value, ignore_case } => {
+                (QuickKind::Suffix, *ignore_case, value.as_str())
+            }
             Leaf::Wildcard(w) => {
                 let (first, last) = (&w.pieces[0], &w.pieces[w.pieces.len() - 1]);
                 if !first.is_empty() {

@@ -206,8 +206,7 @@ fn breadth(c: &Condition) -> u8 {
 
 /// Selectivity class of a condition among those of equal breadth and sharing: exact tests first.
 fn class(c: &Condition) -> u8 {
-    if c
-        .leaves
+    if c.leaves
         .iter()
         .all(|l| matches!(l, Leaf::Exact(_) | Leaf::EqualsIgnoreCase(_)))
     {
@@ -571,12 +570,16 @@ fn lower_of<'s>(lower: &mut [(u32, u32)], lowered: &'s mut String, vi: usize, s:
         }
         *span = (a as u32, lowered.len() as u32);
     }
-    lowered.get(span.0 as usize..span.1 as usize).unwrap_or_default()
+    lowered
+        .get(span.0 as usize..span.1 as usize)
+        .unwrap_or_default()
 }
 #[cfg(test)]
-mod size_probe {
+mod layout {
+    /// A state is one cache line: the walk fetches one line per state it reaches.
     #[test]
-    fn sizes() {
-        eprintln!("State {} Transition {} ValueIndex {} Leaf {} Test {} Scalar {}", size_of::<super::State>(), size_of::<super::Transition>(), size_of::<super::ValueIndex>(), size_of::<crate::pattern::Leaf>(), size_of::<super::index::Test>(), size_of::<crate::pattern::Scalar>());
+    fn a_state_is_one_cache_line() {
+        assert_eq!(size_of::<super::State>(), 64);
+        assert_eq!(align_of::<super::State>(), 64);
     }
 }

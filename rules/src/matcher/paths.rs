@@ -19,10 +19,32 @@ pub(crate) struct PathNode {
 impl PathNode {
     #[inline]
     pub(crate) fn child(&self, key: &[u8]) -> Option<u32> {
+        self.child_with_head(key, head(key))
+    }
+
+    /// As [`PathNode::child`], for a key at `input[start..end]`: its head is read straight
+    /// from the input, eight bytes at once, when the input extends that far.
+    #[inline]
+    pub(crate) fn child_in(&self, input: &[u8], start: usize, end: usize) -> Option<u32> {
+        let key = input.get(start..end)?;
+        let head = match input.get(start..start + 8) {
+            Some(w) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(w);
+                let n = key.len().min(8);
+                let mask = if n == 8 { !0 } else { (1u64 << (8 * n)) - 1 };
+                u64::from_le_bytes(word) & mask
+            }
+            None => head(key),
+        };
+        self.child_with_head(key, head)
+    }
+
+    #[inline]
+    fn child_with_head(&self, key: &[u8], head: u64) -> Option<u32> {
         if let Some(map) = &self.map {
             return map.get(key).copied();
         }
-        let head = head(key);
         self.keys
             .iter()
             .find(|(h, k, _)| *h == head && k.len() == key.len() && (key.len() <= 8 || **k == *key))
@@ -94,8 +116,8 @@ impl Paths {
 /// The first (up to) eight bytes of a key as a number.
 #[inline]
 fn head(key: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = key.len().min(8);
-    buf[..n].copy_from_slice(&key[..n]);
-    u64::from_le_bytes(buf)
+    key.iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |h, (i, b)| h | u64::from(*b) << (8 * i))
 }

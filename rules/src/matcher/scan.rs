@@ -43,6 +43,8 @@ pub(crate) struct Flat {
     pub(crate) owned: Vec<String>,
     /// Per field id, the range of `vals` holding its leaves.
     pub(crate) ranges: Vec<(u32, u32)>,
+    /// Scratch for sorting `vals`.
+    sorted: Vec<Val>,
     stack: Vec<(u32, u32)>,
     next_array: u32,
 }
@@ -99,22 +101,31 @@ pub(crate) fn flatten(input: &str, paths: &Paths, flat: &mut Flat) -> Result<(),
     if s.i != s.b.len() {
         return Err(s.err("unexpected bytes after the event"));
     }
-    // Stable: leaves of one field stay in document order.
+    // A counting sort by field (stable: leaves of one field stay in document order), which also
+    // gives each field's range.
     let flat = s.flat;
-    flat.vals.sort_by_key(|v| v.field);
     flat.ranges.clear();
     flat.ranges.resize(paths.fields.len(), (0, 0));
-    let mut i = 0;
-    while i < flat.vals.len() {
-        let field = flat.vals[i].field;
-        let mut j = i + 1;
-        while j < flat.vals.len() && flat.vals[j].field == field {
-            j += 1;
+    for v in &flat.vals {
+        if let Some(r) = flat.ranges.get_mut(v.field as usize) {
+            r.1 += 1;
         }
-        if let Some(r) = flat.ranges.get_mut(field as usize) {
-            *r = (i as u32, j as u32);
+    }
+    let mut at = 0u32;
+    for r in &mut flat.ranges {
+        let n = r.1;
+        *r = (at, at);
+        at += n;
+    }
+    flat.sorted.clear();
+    flat.sorted.extend_from_slice(&flat.vals);
+    for v in &flat.sorted {
+        if let Some(r) = flat.ranges.get_mut(v.field as usize) {
+            if let Some(slot) = flat.vals.get_mut(r.1 as usize) {
+                *slot = *v;
+            }
+            r.1 += 1;
         }
-        i = j;
     }
     Ok(())
 }
@@ -251,7 +262,7 @@ impl Scan<'_, '_> {
                             unescape(&self.b[ks..ke]).ok_or_else(|| self.err("bad escape"))?;
                         n.child(key.as_bytes())
                     } else {
-                        n.child(&self.b[ks..ke])
+                        n.child_in(self.b, ks, ke)
                     };
                     self.expect(b':', "expected ':'")?;
                     match child {
