@@ -12,14 +12,20 @@
 //!
 //! Run (one core, release): `cargo bench -p railyard-rules --bench matcher`
 //! (`MATCH_SIZES=100,10000` builds only those rule counts.)
+//!
+//! On a noisy shared machine absolute figures drift by half between runs; ratios measured in one
+//! run hold. `MATCH_RATIO=1 cargo bench -p railyard-rules --bench matcher` skips criterion and,
+//! for every set and size, alternates five rounds of matching with five rounds of `serde_json`
+//! parsing the same events, and prints the median of the five ratios (matching throughput over
+//! parsing throughput), the best absolute figures, and the matches per event.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use railyard_rules::{Limits, Matcher, Pattern};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -379,5 +385,77 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Matching throughput over `serde_json` throughput, alternated round by round so that a slow
+/// spell of the machine weighs on both.
+fn ratios() {
+    let sets: [RuleSet; 2] = [
+        ("exact+prefix", exact_prefix_rule, &[100, 10_000, 100_000]),
+        ("mixed", mixed_rule, &[100, 10_000, 100_000]),
+    ];
+    let only: Option<Vec<usize>> = std::env::var("MATCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    for (name, make, sizes) in sets {
+        for &n in sizes {
+            if !only.as_ref().is_none_or(|o| o.contains(&n)) {
+                continue;
+            }
+            TYPES.store((n / 4).max(1), Ordering::Relaxed);
+            SOURCES.store((n / 4).max(1), Ordering::Relaxed);
+            let evs = events(256);
+            let (m, _) = build(n, 42, make);
+            let mut out = Vec::new();
+            let mut matched = 0usize;
+            let (mut best, mut best_serde, mut ratios) = (0f64, 0f64, Vec::new());
+            // About half a second of matching per round.
+            let rounds_of =
+                |per_event: f64| ((0.5 / per_event) / evs.len() as f64).max(1.0) as usize;
+            let start = Instant::now();
+            for e in &evs {
+                m.matches_into(e, &mut out).unwrap();
+            }
+            let iters = rounds_of(start.elapsed().as_secs_f64() / evs.len() as f64);
+            for _ in 0..5 {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    for e in &evs {
+                        m.matches_into(e, &mut out).unwrap();
+                        matched += out.len();
+                    }
+                }
+                let r = (iters * evs.len()) as f64 / t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                for _ in 0..iters.div_ceil(4) {
+                    for e in &evs {
+                        let v: Value = serde_json::from_slice(e).unwrap();
+                        std::hint::black_box(v);
+                    }
+                }
+                let rs = (iters.div_ceil(4) * evs.len()) as f64 / t.elapsed().as_secs_f64();
+                best = best.max(r);
+                best_serde = best_serde.max(rs);
+                ratios.push(r / rs);
+            }
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "{name} {n} rules: median ratio to serde_json {:.2} (runs {:.2?}); best {:.0} events/s, serde_json best {:.0}; {:.2} matches per event",
+                ratios[2],
+                ratios,
+                best,
+                best_serde,
+                matched as f64 / (5 * iters * evs.len()) as f64
+            );
+        }
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("MATCH_RATIO").is_some() {
+        ratios();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
