@@ -297,11 +297,15 @@ fn events(n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|_| event(&mut rng)).collect()
 }
 
-/// A named rule generator and the rule counts to measure it at.
-type RuleSet = (&'static str, fn(&mut StdRng) -> Value, &'static [usize]);
+/// Makes one rule pattern.
+type Generator = fn(&mut StdRng) -> Value;
 
-fn bench(c: &mut Criterion) {
-    // MATCH_SIZES=100,10000 limits the rule counts built (building 100,000 rules takes a while).
+/// A named rule generator and the rule counts to measure it at.
+type RuleSet = (&'static str, Generator, &'static [usize]);
+
+/// The rule sets and the sizes to measure them at (`MATCH_SIZES=100,10000` limits the sizes;
+/// building 100,000 rules takes a while).
+fn plan() -> Vec<(&'static str, Generator, Vec<usize>)> {
     let only: Option<Vec<usize>> = std::env::var("MATCH_SIZES")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
@@ -309,17 +313,32 @@ fn bench(c: &mut Criterion) {
         ("exact+prefix", exact_prefix_rule, &[100, 10_000, 100_000]),
         ("mixed", mixed_rule, &[100, 10_000, 100_000]),
     ];
-    for (name, make, sizes) in sets {
+    sets.into_iter()
+        .map(|(name, make, sizes)| {
+            let wanted = sizes
+                .iter()
+                .copied()
+                .filter(|n| only.as_ref().is_none_or(|o| o.contains(n)))
+                .collect();
+            (name, make, wanted)
+        })
+        .collect()
+}
+
+/// Scales the universe of types and sources to `n` rules and makes the events.
+fn universe(n: usize) -> Vec<Vec<u8>> {
+    TYPES.store((n / 4).max(1), Ordering::Relaxed);
+    SOURCES.store((n / 4).max(1), Ordering::Relaxed);
+    events(256)
+}
+
+fn bench(c: &mut Criterion) {
+    for (name, make, sizes) in plan() {
         let mut g = c.benchmark_group(format!("match/{name}"));
         g.throughput(Throughput::Elements(256));
         g.measurement_time(Duration::from_secs(5));
-        for &n in sizes {
-            if !only.as_ref().is_none_or(|o| o.contains(&n)) {
-                continue;
-            }
-            TYPES.store((n / 4).max(1), Ordering::Relaxed);
-            SOURCES.store((n / 4).max(1), Ordering::Relaxed);
-            let evs = events(256);
+        for n in sizes {
+            let evs = universe(n);
             let avg = evs.iter().map(Vec::len).sum::<usize>() / evs.len();
             let (m, bytes) = build(n, 42, make);
             let mut out = Vec::new();
@@ -388,21 +407,9 @@ fn bench(c: &mut Criterion) {
 /// Matching throughput over `serde_json` throughput, alternated round by round so that a slow
 /// spell of the machine weighs on both.
 fn ratios() {
-    let sets: [RuleSet; 2] = [
-        ("exact+prefix", exact_prefix_rule, &[100, 10_000, 100_000]),
-        ("mixed", mixed_rule, &[100, 10_000, 100_000]),
-    ];
-    let only: Option<Vec<usize>> = std::env::var("MATCH_SIZES")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
-    for (name, make, sizes) in sets {
-        for &n in sizes {
-            if !only.as_ref().is_none_or(|o| o.contains(&n)) {
-                continue;
-            }
-            TYPES.store((n / 4).max(1), Ordering::Relaxed);
-            SOURCES.store((n / 4).max(1), Ordering::Relaxed);
-            let evs = events(256);
+    for (name, make, sizes) in plan() {
+        for n in sizes {
+            let evs = universe(n);
             let (m, _) = build(n, 42, make);
             let mut out = Vec::new();
             let mut matched = 0usize;
