@@ -182,18 +182,13 @@ impl Default for ValueIndex {
 
 impl ValueIndex {
     pub(crate) fn insert(&mut self, leaf: &Leaf, target: u32) {
-        match self {
-            ValueIndex::Few(tests) if tests.is_empty() => {
-                *self = ValueIndex::One(Test::new(leaf, target));
-            }
-            ValueIndex::One(first) => {
-                let first = Test::new(&first.leaf, first.target);
-                *self = ValueIndex::Few(Box::new([first, Test::new(leaf, target)]));
-            }
+        *self = match std::mem::take(self) {
+            ValueIndex::Few(tests) if tests.is_empty() => ValueIndex::One(Test::new(leaf, target)),
+            ValueIndex::One(first) => ValueIndex::Few(Box::new([first, Test::new(leaf, target)])),
             ValueIndex::Few(tests) if tests.len() < FEW => {
-                let mut v = std::mem::take(tests).into_vec();
-                v.push(Test::new(leaf, target));
-                *tests = v.into_boxed_slice();
+                let mut list = tests.into_vec();
+                list.push(Test::new(leaf, target));
+                ValueIndex::Few(list.into_boxed_slice())
             }
             ValueIndex::Few(tests) => {
                 let mut many = Box::<Indexed>::default();
@@ -201,10 +196,13 @@ impl ValueIndex {
                     many.insert(&t.leaf, t.target);
                 }
                 many.insert(leaf, target);
-                *self = ValueIndex::Many(many);
+                ValueIndex::Many(many)
             }
-            ValueIndex::Many(many) => many.insert(leaf, target),
-        }
+            ValueIndex::Many(mut many) => {
+                many.insert(leaf, target);
+                ValueIndex::Many(many)
+            }
+        };
     }
 
     /// Pushes onto `out` the target of every test `v` passes (possibly repeated).

@@ -10,9 +10,9 @@
 //! Conditions are ordered most selective first: `exists` and `anything-but` (which most values
 //! pass) last, numeric ranges before them (a thousand distinct `< x` thresholds still pass half
 //! of all values together), and among the rest the conditions used by the fewest rules first (a
-//! condition shared by a tenth of the rules is likely to pass for a tenth of the events). The states an event reaches
-//! are then few, and the work per event follows the event's relevant values and its matches, not
-//! the number of rules. The counts change as rules come; the structure is rebuilt whenever the
+//! condition shared by a tenth of the rules is likely to pass for a tenth of the events). The
+//! states an event reaches are then few, and the work per event follows the event's relevant
+//! values and its matches, not the number of rules. The counts change as rules come; the structure is rebuilt whenever the
 //! rule count doubles, so paths are ordered by counts that are at most a factor two stale.
 //!
 //! Matching starts from the raw JSON bytes: [`scan`] walks the event once along the trie of paths
@@ -452,6 +452,20 @@ impl Matcher {
         Ok(())
     }
 
+    /// Loads the first line of each state about to be walked, all at once: with many rules the
+    /// states are far apart in memory, and fetched together their cache misses overlap rather
+    /// than follow one another walk by walk (a prefetch, in safe code).
+    #[inline]
+    fn touch(&self, next: &[u32]) {
+        let mut acc = 0u32;
+        for &n in next {
+            if let Some(Some(t)) = self.states.get(n as usize).map(|s| s.first.as_ref()) {
+                acc ^= t.field;
+            }
+        }
+        std::hint::black_box(acc);
+    }
+
     fn walk(&self, state: u32, w: &mut Walk<'_>) {
         let st = &self.states[state as usize];
         w.out.extend_from_slice(st.rules());
@@ -511,22 +525,6 @@ impl Matcher {
                 w.buf.truncate(start);
             }
         }
-    }
-}
-
-impl Matcher {
-    /// Loads the first line of each state about to be walked, all at once: with many rules the
-    /// states are far apart in memory, and fetched together their cache misses overlap rather
-    /// than follow one another walk by walk (a prefetch, in safe code).
-    #[inline]
-    fn touch(&self, next: &[u32]) {
-        let mut acc = 0u32;
-        for &n in next {
-            if let Some(Some(t)) = self.states.get(n as usize).map(|s| s.first.as_ref()) {
-                acc ^= t.field;
-            }
-        }
-        std::hint::black_box(acc);
     }
 }
 

@@ -1,9 +1,9 @@
 //! Reads an event's JSON bytes once, keeping only the leaves at paths some rule names.
 //!
-//! Everything else is skipped without being parsed: strings are crossed eight bytes at a time, and a
-//! skipped container 64 bytes at a time ([`skip`]). The scanner trusts that its input is JSON
-//! (the bus validated it at ingest); on malformed input it returns an error or, inside a skipped
-//! region, may not notice, but it never panics and never reads out of bounds.
+//! Everything else is skipped without being parsed: strings are crossed eight bytes at a time,
+//! and a skipped container 64 bytes at a time ([`skip`]). The scanner trusts that its input is
+//! JSON (the bus validated it at ingest); on malformed input it returns an error or, inside a
+//! skipped region, may not notice, but it never panics and never reads out of bounds.
 
 use super::MatchError;
 use super::paths::Paths;
