@@ -298,11 +298,16 @@ async fn retention_by_size_deletes_old_segments_and_old_sequences_answer_410() {
             .as_u64()
             .expect("seq");
     }
-    // The retention task runs every 100ms; wait (bounded) until it has acted.
+    // The retention task runs every 100ms and may already have run while the events were being
+    // appended; wait (bounded) until it has brought the bus under its limit. From then on the
+    // state is stable: retention deletes only while the retained bytes exceed the limit, and
+    // nothing is appended any more.
     let mut stats = Value::Null;
     for _ in 0..100 {
         stats = get_json(&c, &bus_url).await["stats"].clone();
-        if stats["first_sequence"].as_u64().unwrap_or(0) > 1 {
+        let first = stats["first_sequence"].as_u64().unwrap_or(0);
+        let retained = stats["retained_bytes"].as_u64().unwrap_or(u64::MAX);
+        if first > 1 && retained <= 128 << 10 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -311,8 +316,8 @@ async fn retention_by_size_deletes_old_segments_and_old_sequences_answer_410() {
     assert!(first > 1, "retention never deleted anything: {stats}");
     let retained = stats["retained_bytes"].as_u64().expect("bytes");
     assert!(
-        retained <= (128 << 10) + (64 << 10),
-        "retained {retained} bytes, over the limit plus one segment"
+        retained <= 128 << 10,
+        "retained {retained} bytes, over the limit: {stats}"
     );
     let gone = c
         .get(format!("{}/1", srv.events_url("default")))
