@@ -26,6 +26,7 @@
 mod affix;
 mod index;
 mod levels;
+mod number;
 mod numeric;
 mod paths;
 mod scan;
@@ -422,14 +423,19 @@ impl Matcher {
     /// As [`Matcher::matches`], into a caller's buffer (cleared first).
     pub fn matches_into(&self, event: &[u8], out: &mut Vec<u64>) -> Result<(), MatchError> {
         out.clear();
-        let input = std::str::from_utf8(event).map_err(|e| MatchError {
-            offset: e.valid_up_to(),
-            reason: "not UTF-8",
-        })?;
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let sc = &mut *guard;
-            scan::flatten(input, &self.paths, &mut sc.flat)?;
+            let read = scan::flatten(event, &self.paths, &mut sc.flat)?;
+            // Only the part the scan read must be text: every leaf lies in it, and the scan ends
+            // just after an ASCII byte, on a character boundary.
+            let input =
+                std::str::from_utf8(event.get(..read).unwrap_or_default()).map_err(|e| {
+                    MatchError {
+                        offset: e.valid_up_to(),
+                        reason: "not UTF-8",
+                    }
+                })?;
             sc.buf.clear();
             sc.chosen.clear();
             sc.lower.clear();

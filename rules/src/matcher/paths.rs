@@ -14,6 +14,8 @@ pub(crate) struct PathNode {
     map: Option<FxHashMap<Box<[u8]>, u32>>,
     /// The field id when rules test values at exactly this path.
     pub(crate) field: Option<u32>,
+    /// This node's place among its parent's keys.
+    slot: u32,
 }
 
 impl PathNode {
@@ -54,6 +56,22 @@ impl PathNode {
     pub(crate) fn has_children(&self) -> bool {
         !self.keys.is_empty()
     }
+
+    /// One bit per key below this node (by [`PathNode::bit`]); 0 when there are too many keys
+    /// to track, so the scan of such an object never completes early.
+    #[inline]
+    pub(crate) fn all_children(&self) -> u64 {
+        match self.keys.len() {
+            n @ 0..64 => (1u64 << n) - 1,
+            _ => 0,
+        }
+    }
+
+    /// This node's bit in its parent's [`PathNode::all_children`].
+    #[inline]
+    pub(crate) fn bit(&self) -> u64 {
+        1u64.checked_shl(self.slot).unwrap_or(0)
+    }
 }
 
 /// The trie, node 0 the event's root.
@@ -82,7 +100,11 @@ impl Paths {
                 Some(n) => n as usize,
                 None => {
                     let n = self.nodes.len() as u32;
-                    self.nodes.push(PathNode::default());
+                    let slot = self.nodes[node].keys.len() as u32;
+                    self.nodes.push(PathNode {
+                        slot,
+                        ..PathNode::default()
+                    });
                     let parent = &mut self.nodes[node];
                     let k: Box<[u8]> = key.as_bytes().into();
                     parent.keys.push((head(&k), k.clone(), n));

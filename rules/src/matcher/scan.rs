@@ -1,11 +1,14 @@
 //! Reads an event's JSON bytes once, keeping only the leaves at paths some rule names.
 //!
 //! Everything else is skipped without being parsed: strings are crossed eight bytes at a time,
-//! and a skipped container 64 bytes at a time ([`skip`]). The scanner trusts that its input is
-//! JSON (the bus validated it at ingest); on malformed input it returns an error or, inside a
-//! skipped region, may not notice, but it never panics and never reads out of bounds.
+//! and a skipped container 64 bytes at a time ([`skip`]). Once every path some rule names has had
+//! its value, the scan stops: the rest of the event is not read at all (the idea of simdjson's
+//! On-Demand API). The scanner trusts that its input is JSON (the bus validated it at ingest); on
+//! malformed input it returns an error or, inside a skipped or unread region, may not notice, but
+//! it never panics and never reads out of bounds.
 
 use super::MatchError;
+use super::number;
 use super::paths::Paths;
 use super::skip;
 
@@ -83,11 +86,13 @@ impl Flat {
     }
 }
 
-/// Fills `flat` from `input` (a JSON object), following `paths`.
-pub(crate) fn flatten(input: &str, paths: &Paths, flat: &mut Flat) -> Result<(), MatchError> {
+/// Fills `flat` from `input` (a JSON object), following `paths`, and returns how many bytes of
+/// the input it read: it stops as soon as every path some rule names has had its value (see
+/// [`Scan::value`]), so the rest of the event is not even looked at.
+pub(crate) fn flatten(input: &[u8], paths: &Paths, flat: &mut Flat) -> Result<usize, MatchError> {
     flat.clear();
     let mut s = Scan {
-        b: input.as_bytes(),
+        b: input,
         i: 0,
         paths,
         flat,
@@ -96,11 +101,13 @@ pub(crate) fn flatten(input: &str, paths: &Paths, flat: &mut Flat) -> Result<(),
     if s.peek() != Some(b'{') {
         return Err(s.err("expected a JSON object"));
     }
-    s.value(0, 0)?;
-    s.ws();
-    if s.i != s.b.len() {
-        return Err(s.err("unexpected bytes after the event"));
+    if !s.value(0, 0, true)? {
+        s.ws();
+        if s.i != s.b.len() {
+            return Err(s.err("unexpected bytes after the event"));
+        }
     }
+    let read = s.i;
     // A counting sort by field (stable: leaves of one field stay in document order), which also
     // gives each field's range.
     let flat = s.flat;
@@ -127,7 +134,7 @@ pub(crate) fn flatten(input: &str, paths: &Paths, flat: &mut Flat) -> Result<(),
             r.1 += 1;
         }
     }
-    Ok(())
+    Ok(read)
 }
 
 struct Scan<'a, 'f> {
@@ -234,8 +241,16 @@ impl Scan<'_, '_> {
         }
     }
 
-    /// Reads a value at trie node `node`.
-    fn value(&mut self, node: u32, depth: usize) -> Result<(), MatchError> {
+    /// Reads a value at trie node `node`; true when the scan is complete and the rest of the
+    /// input need not be read.
+    ///
+    /// An object is complete once each key that some rule names below it has had its value:
+    /// JSON object keys are unique (RFC 8259 says they SHOULD be, the CloudEvents format requires
+    /// it of attributes), so nothing after that can add a leaf. `last` says that completing this
+    /// value completes the whole event: every enclosing object has had all its other named keys
+    /// already, and no enclosing array may have further elements. This is what lets matching cost
+    /// follow the fields rules name even when they come early in a large event.
+    fn value(&mut self, node: u32, depth: usize, last: bool) -> Result<bool, MatchError> {
         if depth > MAX_DEPTH {
             return Err(self.err("nested too deep"));
         }
@@ -243,14 +258,16 @@ impl Scan<'_, '_> {
         let paths = self.paths;
         let n = &paths.nodes[node as usize];
         match self.peek() {
-            Some(b'{') if !n.has_children() => self.skip(),
+            Some(b'{') if !n.has_children() => self.skip().map(|()| false),
             Some(b'{') => {
                 self.i += 1;
                 self.ws();
                 if self.peek() == Some(b'}') {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(false);
                 }
+                let all = n.all_children();
+                let mut seen = 0u64;
                 loop {
                     self.ws();
                     if self.peek() != Some(b'"') {
@@ -266,7 +283,14 @@ impl Scan<'_, '_> {
                     };
                     self.expect(b':', "expected ':'")?;
                     match child {
-                        Some(c) => self.value(c, depth + 1)?,
+                        Some(c) => {
+                            let bit = paths.nodes[c as usize].bit();
+                            let closes = last && all != 0 && (seen | bit) == all;
+                            if self.value(c, depth + 1, closes)? || closes {
+                                return Ok(true);
+                            }
+                            seen |= bit;
+                        }
                         None => self.skip()?,
                     }
                     self.ws();
@@ -274,7 +298,7 @@ impl Scan<'_, '_> {
                         Some(b',') => self.i += 1,
                         Some(b'}') => {
                             self.i += 1;
-                            return Ok(());
+                            return Ok(false);
                         }
                         _ => return Err(self.err("expected ',' or '}'")),
                     }
@@ -287,11 +311,12 @@ impl Scan<'_, '_> {
                 self.ws();
                 if self.peek() == Some(b']') {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(false);
                 }
                 self.flat.stack.push((id, 0));
                 loop {
-                    self.value(node, depth + 1)?;
+                    // Another element may follow: an element never completes the scan.
+                    self.value(node, depth + 1, false)?;
                     self.ws();
                     match self.peek() {
                         Some(b',') => {
@@ -303,7 +328,7 @@ impl Scan<'_, '_> {
                         Some(b']') => {
                             self.i += 1;
                             self.flat.stack.pop();
-                            return Ok(());
+                            return Ok(false);
                         }
                         _ => return Err(self.err("expected ',' or ']'")),
                     }
@@ -321,7 +346,7 @@ impl Scan<'_, '_> {
                     };
                     self.emit(field, slot);
                 }
-                Ok(())
+                Ok(false)
             }
             Some(_) => {
                 let start = self.scalar_end()?;
@@ -331,11 +356,7 @@ impl Scan<'_, '_> {
                     b"false" => Slot::Bool(false),
                     b"null" => Slot::Null,
                     [b'-' | b'0'..=b'9', ..] => {
-                        let x: f64 = std::str::from_utf8(text)
-                            .ok()
-                            .and_then(|t| t.parse().ok())
-                            .filter(|x: &f64| x.is_finite())
-                            .ok_or_else(|| self.err("bad number"))?;
+                        let x = number::parse(text).ok_or_else(|| self.err("bad number"))?;
                         Slot::Num(if x == 0.0 { 0.0 } else { x })
                     }
                     _ => return Err(self.err("bad literal")),
@@ -343,7 +364,7 @@ impl Scan<'_, '_> {
                 if let Some(field) = n.field {
                     self.emit(field, slot);
                 }
-                Ok(())
+                Ok(false)
             }
             None => Err(self.err("expected a value")),
         }
