@@ -51,7 +51,6 @@ fn fast(text: &[u8]) -> Option<f64> {
             b'.' if !seen_dot => seen_dot = true,
             b'e' | b'E' if seen_digit => {
                 scale = scale.checked_add(exponent(tail)?)?;
-                rest = &[];
                 break;
             }
             _ => return None,
