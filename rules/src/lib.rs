@@ -13,11 +13,21 @@
 //!   matching rules. Its cost follows the event and the matches, not the number of rules.
 //! - [`filter`]: the `filter` object of a rule (`{"pattern": …}`), the seam where the other filter
 //!   kinds will plug in.
+//! - [`jsonpath`]: RFC 9535 JSONPath queries (with jsonpath-rust), compiled once; a filter matches
+//!   when its query selects a node, and transforms use them to extract values.
+//! - [`transform`]: what a target receives: the event, a constant, a JSONPath extract, an
+//!   EventBridge-style input template, or a rewritten CloudEvent. [`Transform::parse`] validates
+//!   (errors name a JSON pointer into the transform), [`Transform::apply`] is a pure function of
+//!   the event, the rule name and the ingestion time.
 
 pub mod filter;
+pub mod jsonpath;
 pub mod matcher;
 pub mod pattern;
+pub mod transform;
 
 pub use filter::Filter;
+pub use jsonpath::{JsonPath, Nodes, PathError};
 pub use matcher::{MatchError, Matcher};
 pub use pattern::{Limits, Mismatch, Pattern, PatternError};
+pub use transform::{Context, Output, Transform, TransformError};

@@ -3,3 +3,4 @@
 mod cases;
 mod property;
 mod reference;
+mod transforms;
