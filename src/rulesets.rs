@@ -1,4 +1,5 @@
-//! The compiled rules of every bus: for each bus, one [`Matcher`] holding its enabled rules.
+//! The compiled rules of every bus: for each bus, one [`Router`] holding its enabled rules
+//! (patterns in its matcher, the other filter kinds beside it).
 //!
 //! Rule definitions live in the metadata store (`bus::rules`), which knows nothing of patterns;
 //! this is where they meet the `rules` crate. Every write of a bus's rules (save, delete, and
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bus::meta::MetaError;
 use bus::registry::{BusError, Buses};
 use bus::rules::{RuleError, RuleSpec, RuleUpdate};
-use rules::{Filter, Limits, MatchError, Matcher, Pattern, PatternError};
+use rules::{Filter, Limits, MatchError, PatternError, Router};
 
 /// A rule write failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,7 @@ pub enum WriteError {
 /// The enabled rules of one bus, compiled.
 #[derive(Debug, Default)]
 pub struct RuleSet {
-    matcher: Matcher,
+    router: Router,
     ids: HashMap<String, u64>,
     names: HashMap<u64, String>,
     next_id: u64,
@@ -40,7 +41,7 @@ pub struct RuleSet {
 
 impl RuleSet {
     /// Adds or replaces a rule (it keeps its id while it stays in the set).
-    fn upsert(&mut self, name: &str, pattern: Arc<Pattern>) {
+    fn upsert(&mut self, name: &str, filter: Arc<Filter>) {
         let id = match self.ids.get(name) {
             Some(id) => *id,
             None => {
@@ -51,20 +52,20 @@ impl RuleSet {
                 id
             }
         };
-        self.matcher.insert(id, pattern);
+        self.router.insert(id, filter);
     }
 
     fn remove(&mut self, name: &str) {
         if let Some(id) = self.ids.remove(name) {
             self.names.remove(&id);
-            self.matcher.remove(id);
+            self.router.remove(id);
         }
     }
 
     /// The names of the rules matching an event (its structured-JSON bytes), sorted.
     pub fn matching(&self, event: &[u8]) -> Result<Vec<String>, MatchError> {
         let mut names: Vec<String> = self
-            .matcher
+            .router
             .matches(event)?
             .into_iter()
             .filter_map(|id| self.names.get(&id).cloned())
@@ -109,7 +110,7 @@ impl RuleSets {
                 Ok(filter) => {
                     sets.entry(spec.bus.clone())
                         .or_default()
-                        .upsert(&spec.name, Arc::new(filter.into_pattern()));
+                        .upsert(&spec.name, Arc::new(filter));
                     loaded += 1;
                 }
                 Err(e) => {
@@ -192,12 +193,12 @@ impl RuleSets {
         filter: Filter,
         if_match: Option<u64>,
     ) -> Result<(RuleSpec, bool), WriteError> {
-        let pattern = Arc::new(filter.into_pattern());
+        let filter = Arc::new(filter);
         self.locked(bus, |entry, _| {
             let (spec, previous) = self.buses.rules().put(bus, name, update, if_match)?;
             let mut set = entry.set.write().unwrap_or_else(|p| p.into_inner());
             if spec.enabled {
-                set.upsert(name, pattern);
+                set.upsert(name, filter);
             } else {
                 set.remove(name);
             }

@@ -1,47 +1,109 @@
-//! The `filter` object of a rule: exactly one kind of filter. Only `pattern` exists yet; CESQL,
-//! JSONPath and SQL filters join here, each compiled once when the rule is saved.
+//! The `filter` object of a rule: exactly one kind of filter, compiled once when the rule is
+//! saved.
+//!
+//! | kind | object | matches when |
+//! | --- | --- | --- |
+//! | `pattern` | `{"pattern": {…}}` | the EventBridge event pattern matches ([`crate::pattern`]) |
+//! | `jsonpath` | `{"jsonpath": "$.data.items[?@.price > 20]"}` | the query selects at least one node |
+//!
+//! Patterns are what a bus's [`crate::Matcher`] indexes; the other kinds are evaluated one by one
+//! on the parsed event ([`crate::Router`] does both). Filters written as text are held to the
+//! same size limit as patterns ([`Limits::max_chars`]), and their errors carry the line and
+//! column in the text besides the JSON pointer of the text in the filter object.
 
 use serde_json::Value;
 
-use crate::pattern::{Limits, Pattern, PatternError};
+use crate::jsonpath::JsonPath;
+use crate::pattern::{Limits, Mismatch, Pattern, PatternError, TextPosition};
+
+/// The kinds, as a user would read them in an error.
+const KINDS: &str = "pattern, jsonpath";
 
 /// A compiled filter.
 #[derive(Debug, Clone)]
 pub enum Filter {
     /// An EventBridge event pattern.
     Pattern(Pattern),
+    /// A JSONPath query (RFC 9535): matches when it selects at least one node.
+    JsonPath(JsonPath),
 }
 
 impl Filter {
-    /// Compiles `{"pattern": {…}}`. Errors name a JSON pointer relative to the filter object
-    /// (`/pattern/detail/state/0`).
+    /// Compiles a filter object. Errors name a JSON pointer relative to the filter object
+    /// (`/pattern/detail/state/0`, `/jsonpath`) and, for text, the place in it.
     pub fn parse(filter: &Value, limits: &Limits) -> Result<Filter, PatternError> {
         let Value::Object(map) = filter else {
             return Err(PatternError::new(
                 "",
-                "a filter is an object such as {\"pattern\": {…}}",
+                format!(
+                    "a filter is an object naming one kind ({KINDS}), such as {{\"pattern\": {{…}}}}"
+                ),
             ));
         };
-        let mut kinds = map.keys();
-        match (kinds.next().map(String::as_str), kinds.next()) {
-            (Some("pattern"), None) => {
-                let pattern = &map["pattern"];
-                Pattern::parse(pattern, limits)
-                    .map(Filter::Pattern)
-                    .map_err(|e| e.under("/pattern"))
+        let mut kinds = map.iter();
+        let (kind, body) = match (kinds.next(), kinds.next()) {
+            (Some(only), None) => only,
+            (None, _) => {
+                return Err(PatternError::new(
+                    "",
+                    format!("a filter names one kind ({KINDS}): {{\"pattern\": {{…}}}}"),
+                ));
             }
-            (None, _) => Err(PatternError::new(
-                "",
-                "a filter names one kind: {\"pattern\": {…}}",
+            (Some(_), Some(_)) => {
+                return Err(PatternError::new(
+                    "",
+                    format!("a filter names exactly one kind ({KINDS})"),
+                ));
+            }
+        };
+        let at = format!("/{}", crate::pattern::escape_pointer(kind));
+        match kind.as_str() {
+            "pattern" => Pattern::parse(body, limits)
+                .map(Filter::Pattern)
+                .map_err(|e| e.under("/pattern")),
+            "jsonpath" => {
+                let text = text_of(
+                    body,
+                    &at,
+                    "a JSONPath query such as \"$.data.items[?@.price > 20]\"",
+                    limits,
+                )?;
+                JsonPath::parse(text).map(Filter::JsonPath).map_err(|e| {
+                    let position = e.column.map(|c| TextPosition {
+                        line: 1,
+                        column: u32::try_from(c).unwrap_or(u32::MAX),
+                    });
+                    PatternError::in_text(&at, position, e.reason)
+                })
+            }
+            other => Err(PatternError::new(
+                &at,
+                format!("unknown filter kind {other:?}; the kinds are: {KINDS}"),
             )),
-            (Some(_), Some(_)) => Err(PatternError::new(
-                "",
-                "a filter names exactly one kind (pattern)",
-            )),
-            (Some(other), None) => Err(PatternError::new(
-                &format!("/{}", crate::pattern::escape_pointer(other)),
-                format!("unknown filter kind {other:?}; the kinds are: pattern"),
-            )),
+        }
+    }
+
+    /// The kind's name, as in the filter object.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Filter::Pattern(_) => "pattern",
+            Filter::JsonPath(_) => "jsonpath",
+        }
+    }
+
+    /// The pattern, for a pattern filter (what a [`crate::Matcher`] indexes).
+    pub fn pattern(&self) -> Option<&Pattern> {
+        match self {
+            Filter::Pattern(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the filter matches an event given as a parsed structured-JSON CloudEvent.
+    pub fn matches_value(&self, event: &Value) -> bool {
+        match self {
+            Filter::Pattern(p) => p.matches_value(event),
+            Filter::JsonPath(q) => q.matches(event),
         }
     }
 
@@ -54,15 +116,46 @@ impl Filter {
                 m.pointer = format!("/pattern{}", m.pointer);
                 m
             }),
-        }
-    }
-
-    /// The pattern the filter matches with (every filter kind is a pattern today).
-    pub fn into_pattern(self) -> Pattern {
-        match self {
-            Filter::Pattern(p) => p,
+            Filter::JsonPath(q) => {
+                if q.matches(event) {
+                    Ok(())
+                } else {
+                    Err(Mismatch {
+                        field: String::new(),
+                        pointer: "/jsonpath".into(),
+                        reason: format!("the query {:?} selected no node", q.as_str()),
+                    })
+                }
+            }
         }
     }
 }
 
-use crate::pattern::Mismatch;
+/// The text of a filter written as a string, within the size limit.
+fn text_of<'a>(
+    body: &'a Value,
+    at: &str,
+    expected: &str,
+    limits: &Limits,
+) -> Result<&'a str, PatternError> {
+    let Value::String(text) = body else {
+        return Err(PatternError::new(
+            at,
+            format!("must be a string: {expected}"),
+        ));
+    };
+    let chars = text.chars().count();
+    if chars > limits.max_chars {
+        return Err(PatternError::new(
+            at,
+            format!(
+                "is {chars} characters long; the limit is {}",
+                limits.max_chars
+            ),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(PatternError::new(at, format!("is empty: {expected}")));
+    }
+    Ok(text)
+}

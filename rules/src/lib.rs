@@ -11,8 +11,10 @@
 //! - [`matcher`]: all patterns of a bus in one structure; [`Matcher::matches`] reads the event's
 //!   raw JSON bytes once, looking only at the fields some rule names, and returns the ids of the
 //!   matching rules. Its cost follows the event and the matches, not the number of rules.
-//! - [`filter`]: the `filter` object of a rule (`{"pattern": …}`), the seam where the other filter
-//!   kinds will plug in.
+//! - [`filter`]: the `filter` object of a rule: one kind (`{"pattern": …}`, `{"jsonpath": …}`),
+//!   compiled once.
+//! - [`router`]: every filter of a bus behind one `matches`: patterns in the [`Matcher`], the
+//!   other kinds run on the event parsed once.
 //! - [`jsonpath`]: RFC 9535 JSONPath queries (with jsonpath-rust), compiled once; a filter matches
 //!   when its query selects a node, and transforms use them to extract values.
 //! - [`transform`]: what a target receives: the event, a constant, a JSONPath extract, an
@@ -24,10 +26,12 @@ pub mod filter;
 pub mod jsonpath;
 pub mod matcher;
 pub mod pattern;
+pub mod router;
 pub mod transform;
 
 pub use filter::Filter;
 pub use jsonpath::{JsonPath, Nodes, PathError};
 pub use matcher::{MatchError, Matcher};
-pub use pattern::{Limits, Mismatch, Pattern, PatternError};
+pub use pattern::{Limits, Mismatch, Pattern, PatternError, TextPosition};
+pub use router::Router;
 pub use transform::{Context, Output, Transform, TransformError};

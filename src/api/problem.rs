@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bus::log::LogError;
 use bus::registry::BusError;
 use bus::rules::{RuleError, WRITABLE_FIELDS};
-use rules::PatternError;
+use rules::{PatternError, TransformError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -25,6 +25,12 @@ pub struct FieldError {
     pub pointer: String,
     /// What is wrong there.
     pub message: String,
+    /// For a value written as text (a CESQL, SQL or JSONPath filter, a template): the 1-based
+    /// line and column in that text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 /// An API failure.
@@ -64,6 +70,8 @@ impl ApiError {
         self.errors.push(FieldError {
             pointer: pointer.into(),
             message: message.into(),
+            line: None,
+            column: None,
         });
         self
     }
@@ -85,7 +93,28 @@ impl ApiError {
     /// pointer in the request (`/filter`).
     pub fn filter(e: &PatternError, at: &str) -> ApiError {
         let pointer = format!("{at}{}", e.pointer);
-        ApiError::bad_request("invalid-filter", format!("{pointer}: {}", e.reason))
+        let detail = match e.position {
+            Some(p) => format!(
+                "{pointer}: line {}, column {}: {}",
+                p.line, p.column, e.reason
+            ),
+            None => format!("{pointer}: {}", e.reason),
+        };
+        let mut problem = ApiError::bad_request("invalid-filter", detail);
+        problem.errors.push(FieldError {
+            pointer,
+            message: e.reason.clone(),
+            line: e.position.map(|p| p.line),
+            column: e.position.map(|p| p.column),
+        });
+        problem
+    }
+
+    /// A transform that does not compile: a 400 naming the place, where `at` is the transform's
+    /// own pointer in the request (`/targets/0/transform`).
+    pub fn transform(e: &TransformError, at: &str) -> ApiError {
+        let pointer = format!("{at}{}", e.pointer);
+        ApiError::bad_request("invalid-transform", format!("{pointer}: {}", e.reason))
             .with_error(pointer, e.reason.clone())
     }
 

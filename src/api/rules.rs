@@ -1,9 +1,11 @@
 //! `/v1/buses/{bus}/rules`: list, save (`PUT`), read and delete the rules of a bus.
 //!
 //! `PUT` creates or replaces and answers 200 either way (issue 3 asks for 200, unlike buses' 201),
-//! with the rule and its ETag. The filter is compiled before anything is stored: a filter that
-//! does not compile is a 400 naming the JSON pointer under `/filter`. Saving or deleting puts the
-//! change in the bus's matcher before the answer, so events appended after it see the change.
+//! with the rule and its ETag. The filter, and the `transform` of each target, are compiled before
+//! anything is stored: one that does not compile is a 400 naming the JSON pointer under `/filter`
+//! or `/targets/{i}/transform` (and the line and column, for filters written as text). Saving or
+//! deleting puts the change in the bus's router before the answer, so events appended after it
+//! see the change.
 
 use std::collections::HashMap;
 
@@ -11,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bus::rules::{RuleSpec, RuleUpdate};
+use rules::Transform;
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -82,12 +85,25 @@ pub async fn put(
         .rulesets
         .compile(&update.filter)
         .map_err(|e| ApiError::filter(&e, "/filter"))?;
+    check_transforms(&update.targets)?;
     let rulesets = st.rulesets.clone();
     let (spec, _created) =
         tokio::task::spawn_blocking(move || rulesets.put(&bus, &rule, update, filter, expected))
             .await
             .map_err(|e| ApiError::internal("rule update task", &e))??;
     Ok(with_etag(StatusCode::OK, spec.version, view(&spec)))
+}
+
+/// Compiles the `transform` of every target that has one, so a rule whose transform would fail
+/// is refused when it is saved, not when its first event is delivered.
+fn check_transforms(targets: &[Value]) -> Result<(), ApiError> {
+    for (i, target) in targets.iter().enumerate() {
+        if let Some(t) = target.get("transform") {
+            Transform::parse(t)
+                .map_err(|e| ApiError::transform(&e, &format!("/targets/{i}/transform")))?;
+        }
+    }
+    Ok(())
 }
 
 /// `DELETE /v1/buses/{bus}/rules/{rule}`

@@ -1,18 +1,23 @@
-//! `POST /v1/test-rule`: does this event match this filter, and if not, why?
+//! `POST /v1/test-rule`: does this event match this filter, what would a target receive, and if
+//! it does not match, why?
 //!
 //! Three forms, so both drafts and saved rules can be tried:
-//! - `{"event": …, "filter": {…}}`: the filter against the event →
-//!   `{"matched", "explanation"}`;
-//! - `{"event": …, "bus": "orders"}`: the bus's matcher (its enabled rules, as events appended
-//!   now would see them) → `{"matched", "rules": [names], "explanation": null}`;
-//! - `{"event": …, "bus": "orders", "rule": "r1"}`: that saved rule's filter (enabled or not) →
-//!   `{"matched", "explanation"}`.
+//! - `{"event": …, "filter": {…}, "transform": {…}}`: the filter (any kind) against the event →
+//!   `{"matched", "output", "explanation"}`;
+//! - `{"event": …, "bus": "orders"}`: the bus's router (its enabled rules, as events appended
+//!   now would see them) → `{"matched", "rules": [names], "output": null, "explanation": null}`;
+//! - `{"event": …, "bus": "orders", "rule": "r1", "transform": {…}}`: that saved rule's filter
+//!   (enabled or not) → `{"matched", "output", "explanation"}`.
+//!
+//! `transform` is optional (the default is the event as is); `output` is what a target with that
+//! transform would receive, or null when the event does not match. The rule name the transform
+//! sees is the saved rule's, or `test-rule` for a draft; the ingestion time is now.
 //!
 //! The event is validated exactly as structured-mode ingest validates it (a 400 names the
 //! attribute under `/event`), and matched in its stored form (the structured JSON the log would
-//! hold), so the answer is what the bus would do. `matched` comes from a [`Matcher`], the
-//! structure that routes events; `explanation` from the filter's own evaluator, which names the
-//! first field that failed.
+//! hold), so the answer is what the bus would do. `matched` comes from a [`Router`], the structure
+//! that routes events; `explanation` from the filter's own evaluator, which names the first field
+//! that failed (for patterns) or says what the expression gave.
 
 use std::sync::Arc;
 
@@ -20,7 +25,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bus::event::Event;
-use rules::{Filter, Matcher};
+use rules::{Context, Filter, Router, Transform};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -38,6 +43,8 @@ pub struct TestRule {
     /// A structured-mode CloudEvent, kept as sent so it is judged byte for byte.
     event: Option<Box<RawValue>>,
     filter: Option<Value>,
+    /// What a target would receive; default the event as is.
+    transform: Option<Value>,
     bus: Option<String>,
     rule: Option<String>,
 }
@@ -67,14 +74,20 @@ fn stored_form(st: &AppState, raw: &RawValue) -> Result<Vec<u8>, ApiError> {
     Ok(ev.to_structured_json())
 }
 
-/// Runs one filter on the event: the matcher decides, the evaluator explains.
-fn run_filter(filter: Filter, event: &[u8]) -> Result<Value, ApiError> {
+/// Runs one filter on the event: the router decides, the evaluator explains, the transform
+/// makes the output.
+fn run_filter(
+    filter: Filter,
+    transform: Option<&Transform>,
+    rule_name: &str,
+    event: &[u8],
+) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(event)
         .map_err(|e| ApiError::internal("re-reading an encoded event", &e))?;
     let explained = filter.explain(&value);
-    let mut matcher = Matcher::new();
-    matcher.insert(0, Arc::new(filter.into_pattern()));
-    let matched = !matcher
+    let mut router = Router::new();
+    router.insert(0, Arc::new(filter));
+    let matched = !router
         .matches(event)
         .map_err(|e| ApiError::internal("matching an encoded event", &e))?
         .is_empty();
@@ -82,7 +95,7 @@ fn run_filter(filter: Filter, event: &[u8]) -> Result<Value, ApiError> {
         tracing::error!(
             matched,
             ?explained,
-            "the matcher and the pattern evaluator disagree"
+            "the router and the filter's evaluator disagree"
         );
     }
     let explanation = match explained {
@@ -93,7 +106,28 @@ fn run_filter(filter: Filter, event: &[u8]) -> Result<Value, ApiError> {
         }),
         _ => Value::Null,
     };
-    Ok(json!({ "matched": matched, "explanation": explanation }))
+    let output = if matched {
+        let ingestion_time =
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ctx = Context {
+            rule_name,
+            ingestion_time: &ingestion_time,
+        };
+        transform
+            .unwrap_or(&Transform::Event)
+            .apply(&value, &ctx)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid-transform",
+                    format!("/transform{}: {}", e.pointer, e.reason),
+                )
+                .with_error(format!("/transform{}", e.pointer), e.reason.clone())
+            })?
+            .into_value()
+    } else {
+        Value::Null
+    };
+    Ok(json!({ "matched": matched, "output": output, "explanation": explanation }))
 }
 
 /// `POST /v1/test-rule`
@@ -108,21 +142,33 @@ pub async fn test_rule(
         );
     };
     let event = stored_form(&st, raw)?;
+    let transform = req
+        .transform
+        .as_ref()
+        .map(|t| Transform::parse(t).map_err(|e| ApiError::transform(&e, "/transform")))
+        .transpose()?;
     let body = match (req.filter, req.bus, req.rule) {
         (Some(filter), None, None) => {
             let filter = st
                 .rulesets
                 .compile(&filter)
                 .map_err(|e| ApiError::filter(&e, "/filter"))?;
-            run_filter(filter, &event)?
+            run_filter(filter, transform.as_ref(), "test-rule", &event)?
         }
         (None, Some(bus), None) => {
+            if transform.is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid-request",
+                    "transform applies to one filter: give filter, or bus and rule",
+                )
+                .with_error("/transform", "not allowed with bus alone"));
+            }
             st.bus(&bus)?;
             let names = st
                 .rulesets
                 .matching(&bus, &event)
                 .map_err(|e| ApiError::internal("matching an encoded event", &e))?;
-            json!({ "matched": !names.is_empty(), "rules": names, "explanation": null })
+            json!({ "matched": !names.is_empty(), "rules": names, "output": null, "explanation": null })
         }
         (None, Some(bus), Some(rule)) => {
             st.bus(&bus)?;
@@ -145,7 +191,7 @@ pub async fn test_rule(
                 );
                 p
             })?;
-            run_filter(filter, &event)?
+            run_filter(filter, transform.as_ref(), &rule, &event)?
         }
         (Some(_), Some(_), _) => {
             return Err(ApiError::bad_request(

@@ -3,14 +3,26 @@
 
 use std::fmt;
 
-/// A pattern does not compile: where (a JSON pointer into the pattern) and why.
+/// A pattern (or any filter) does not compile: where (a JSON pointer into the pattern or filter
+/// object, and for filters written as text, the line and column in that text) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{pointer}: {reason}", pointer = if self.pointer.is_empty() { "pattern" } else { &self.pointer })]
+#[error("{}", self.describe())]
 pub struct PatternError {
     /// RFC 6901 pointer into the pattern (`""` is the whole pattern).
     pub pointer: String,
+    /// For a filter written as text (CESQL, SQL, JSONPath): the 1-based line and column in it.
+    pub position: Option<TextPosition>,
     /// What is wrong, for a person.
     pub reason: String,
+}
+
+/// A place in a filter's text, both 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPosition {
+    /// The line.
+    pub line: u32,
+    /// The column, in characters.
+    pub column: u32,
 }
 
 impl PatternError {
@@ -18,7 +30,33 @@ impl PatternError {
     pub fn new(pointer: &str, reason: impl Into<String>) -> PatternError {
         PatternError {
             pointer: pointer.to_string(),
+            position: None,
             reason: reason.into(),
+        }
+    }
+
+    /// An error at a place in a filter's text (the string at `pointer`).
+    pub fn in_text(
+        pointer: &str,
+        position: Option<TextPosition>,
+        reason: impl Into<String>,
+    ) -> PatternError {
+        PatternError {
+            pointer: pointer.to_string(),
+            position,
+            reason: reason.into(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let at = if self.pointer.is_empty() {
+            "pattern"
+        } else {
+            &self.pointer
+        };
+        match self.position {
+            Some(p) => format!("{at}: {}:{}: {}", p.line, p.column, self.reason),
+            None => format!("{at}: {}", self.reason),
         }
     }
 

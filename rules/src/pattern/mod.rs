@@ -31,7 +31,7 @@ mod leaf;
 mod parse;
 mod wildcard;
 
-pub use error::{Mismatch, PatternError};
+pub use error::{Mismatch, PatternError, TextPosition};
 pub use leaf::{AnythingBut, Cidr, EventValue, Leaf, Range, Scalar};
 pub use wildcard::Wildcard;
 
