@@ -11,13 +11,18 @@
 //! - [`matcher`]: all patterns of a bus in one structure; [`Matcher::matches`] reads the event's
 //!   raw JSON bytes once, looking only at the fields some rule names, and returns the ids of the
 //!   matching rules. Its cost follows the event and the matches, not the number of rules.
+//! - [`cesql`]: the CloudEvents SQL Expression Language v1 ([`Expression`]): compiled once,
+//!   evaluated against a structured-JSON event to a value and a list of errors, exactly as the
+//!   spec and its conformance kit say.
 //! - [`filter`]: the `filter` object of a rule (`{"pattern": …}`), the seam where the other filter
 //!   kinds will plug in.
 
+pub mod cesql;
 pub mod filter;
 pub mod matcher;
 pub mod pattern;
 
+pub use cesql::{CesqlParseError, CesqlValue, EvalError, Evaluation, Expression};
 pub use filter::Filter;
 pub use matcher::{MatchError, Matcher};
 pub use pattern::{Limits, Mismatch, Pattern, PatternError};
