@@ -1,5 +1,5 @@
-//! Rules: filters (EventBridge patterns now; CESQL, JSONPath and SQL later) and transforms,
-//! compiled once per rule and combined into one matcher per bus.
+//! Rules: filters (EventBridge patterns, CESQL, JSONPath) and transforms, compiled once per rule
+//! and combined into one router per bus.
 //!
 //! Pure by design: no I/O, no async, no clock, so anyone can embed it and tests can run millions of
 //! cases.
@@ -11,6 +11,9 @@
 //! - [`matcher`]: all patterns of a bus in one structure; [`Matcher::matches`] reads the event's
 //!   raw JSON bytes once, looking only at the fields some rule names, and returns the ids of the
 //!   matching rules. Its cost follows the event and the matches, not the number of rules.
+//! - [`cesql`]: the CloudEvents SQL Expression Language v1 ([`Expression`]): compiled once,
+//!   evaluated against a structured-JSON event to a value and a list of errors, exactly as the
+//!   spec and its conformance kit say.
 //! - [`filter`]: the `filter` object of a rule: one kind (`{"pattern": …}`, `{"jsonpath": …}`),
 //!   compiled once.
 //! - [`router`]: every filter of a bus behind one `matches`: patterns in the [`Matcher`], the
@@ -22,6 +25,7 @@
 //!   (errors name a JSON pointer into the transform), [`Transform::apply`] is a pure function of
 //!   the event, the rule name and the ingestion time.
 
+pub mod cesql;
 pub mod filter;
 pub mod jsonpath;
 pub mod matcher;
@@ -29,6 +33,7 @@ pub mod pattern;
 pub mod router;
 pub mod transform;
 
+pub use cesql::{CesqlParseError, CesqlValue, EvalError, Evaluation, Expression};
 pub use filter::Filter;
 pub use jsonpath::{JsonPath, Nodes, PathError};
 pub use matcher::{MatchError, Matcher};

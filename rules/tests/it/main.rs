@@ -1,6 +1,8 @@
 //! Integration tests of the rules crate.
 
 mod cases;
+mod cesql_props;
+mod cesql_tck;
 mod property;
 mod reference;
 mod transforms;
