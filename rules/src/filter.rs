@@ -5,6 +5,12 @@
 //! | --- | --- | --- |
 //! | `pattern` | `{"pattern": {…}}` | the EventBridge event pattern matches ([`crate::pattern`]) |
 //! | `jsonpath` | `{"jsonpath": "$.data.items[?@.price > 20]"}` | the query selects at least one node |
+//! | `cesql` | `{"cesql": "type = 'order.created' AND qty > 5"}` | the CESQL expression is Boolean `true` without error |
+//!
+//! A CESQL expression calling a function that does not exist (or with the wrong number of
+//! arguments) is refused when the rule is saved, with the call's line and column. The language
+//! makes such a call an evaluation error (the conformance kit expects it), which for a saved rule
+//! would only mean a filter that can never match.
 //!
 //! Patterns are what a bus's [`crate::Matcher`] indexes; the other kinds are evaluated one by one
 //! on the parsed event ([`crate::Router`] does both). Filters written as text are held to the
@@ -13,11 +19,12 @@
 
 use serde_json::Value;
 
+use crate::cesql::Expression;
 use crate::jsonpath::JsonPath;
 use crate::pattern::{Limits, Mismatch, Pattern, PatternError, TextPosition};
 
 /// The kinds, as a user would read them in an error.
-const KINDS: &str = "pattern, jsonpath";
+const KINDS: &str = "pattern, cesql, jsonpath";
 
 /// A compiled filter.
 #[derive(Debug, Clone)]
@@ -26,6 +33,8 @@ pub enum Filter {
     Pattern(Pattern),
     /// A JSONPath query (RFC 9535): matches when it selects at least one node.
     JsonPath(JsonPath),
+    /// A CESQL expression: matches when it evaluates to Boolean `true` without error.
+    Cesql(Expression),
 }
 
 impl Filter {
@@ -76,6 +85,38 @@ impl Filter {
                     PatternError::in_text(&at, position, e.reason)
                 })
             }
+            "cesql" => {
+                let text = text_of(
+                    body,
+                    &at,
+                    "a CESQL expression such as \"type = 'order.created'\"",
+                    limits,
+                )?;
+                let e = Expression::parse(text).map_err(|e| {
+                    let position = TextPosition {
+                        line: e.line,
+                        column: e.column,
+                    };
+                    PatternError::in_text(&at, Some(position), e.reason)
+                })?;
+                if let Some(f) = e.missing_functions().first() {
+                    let position = TextPosition {
+                        line: f.line,
+                        column: f.column,
+                    };
+                    return Err(PatternError::in_text(
+                        &at,
+                        Some(position),
+                        format!(
+                            "no function {} takes {} argument{}",
+                            f.name,
+                            f.arity,
+                            if f.arity == 1 { "" } else { "s" }
+                        ),
+                    ));
+                }
+                Ok(Filter::Cesql(e))
+            }
             other => Err(PatternError::new(
                 &at,
                 format!("unknown filter kind {other:?}; the kinds are: {KINDS}"),
@@ -88,6 +129,7 @@ impl Filter {
         match self {
             Filter::Pattern(_) => "pattern",
             Filter::JsonPath(_) => "jsonpath",
+            Filter::Cesql(_) => "cesql",
         }
     }
 
@@ -104,6 +146,7 @@ impl Filter {
         match self {
             Filter::Pattern(p) => p.matches_value(event),
             Filter::JsonPath(q) => q.matches(event),
+            Filter::Cesql(e) => e.matches(event).0,
         }
     }
 
@@ -126,6 +169,31 @@ impl Filter {
                         reason: format!("the query {:?} selected no node", q.as_str()),
                     })
                 }
+            }
+            Filter::Cesql(e) => {
+                let evaluation = e.evaluate(event);
+                let (matched, errors) = e.matches(event);
+                if matched {
+                    return Ok(());
+                }
+                let reason = if errors.is_empty() {
+                    format!("the expression evaluated to {}", evaluation.value)
+                } else {
+                    let list: Vec<String> = errors
+                        .iter()
+                        .map(|err| format!("{} error: {}", err.kind().as_str(), err.message()))
+                        .collect();
+                    format!(
+                        "the expression evaluated to {} with {}",
+                        evaluation.value,
+                        list.join("; ")
+                    )
+                };
+                Err(Mismatch {
+                    field: String::new(),
+                    pointer: "/cesql".into(),
+                    reason,
+                })
             }
         }
     }
