@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod filters;
 mod harness;
 mod python_sdk;
 mod rules;
