@@ -6,6 +6,12 @@
 //! | `pattern` | `{"pattern": {…}}` | the EventBridge event pattern matches ([`crate::pattern`]) |
 //! | `jsonpath` | `{"jsonpath": "$.data.items[?@.price > 20]"}` | the query selects at least one node |
 //! | `cesql` | `{"cesql": "type = 'order.created' AND qty > 5"}` | the CESQL expression is Boolean `true` without error |
+//! | `sql` | `{"sql": "SELECT data.order.id WHERE data.order.total > 99.5"}` | the `WHERE` is `true` without error (no `WHERE`: always) |
+//!
+//! A `sql` filter is also a transform: its `SELECT` list is what the rule's targets receive
+//! unless a target names its own transform ([`Filter::projection`]). Its compile errors (syntax,
+//! unsupported SQL such as `GROUP BY`, unknown functions) carry the line and column when sqlparser
+//! knows them ([`crate::sql`]).
 //!
 //! A CESQL expression calling a function that does not exist (or with the wrong number of
 //! arguments) is refused when the rule is saved, with the call's line and column. The language
@@ -22,9 +28,10 @@ use serde_json::Value;
 use crate::cesql::Expression;
 use crate::jsonpath::JsonPath;
 use crate::pattern::{Limits, Mismatch, Pattern, PatternError, TextPosition};
+use crate::sql::SqlRule;
 
 /// The kinds, as a user would read them in an error.
-const KINDS: &str = "pattern, cesql, jsonpath";
+const KINDS: &str = "pattern, cesql, jsonpath, sql";
 
 /// A compiled filter.
 #[derive(Debug, Clone)]
@@ -35,6 +42,9 @@ pub enum Filter {
     JsonPath(JsonPath),
     /// A CESQL expression: matches when it evaluates to Boolean `true` without error.
     Cesql(Expression),
+    /// A SQL rule: matches when its `WHERE` is `true` without error; its `SELECT` list is the
+    /// default output of the rule's targets.
+    Sql(SqlRule),
 }
 
 impl Filter {
@@ -117,6 +127,21 @@ impl Filter {
                 }
                 Ok(Filter::Cesql(e))
             }
+            "sql" => {
+                let text = text_of(
+                    body,
+                    &at,
+                    "a SQL statement such as \"SELECT * WHERE type = 'order.created'\"",
+                    limits,
+                )?;
+                SqlRule::parse(text).map(Filter::Sql).map_err(|e| {
+                    let position = e.line.map(|line| TextPosition {
+                        line,
+                        column: e.column.unwrap_or(1),
+                    });
+                    PatternError::in_text(&at, position, e.reason)
+                })
+            }
             other => Err(PatternError::new(
                 &at,
                 format!("unknown filter kind {other:?}; the kinds are: {KINDS}"),
@@ -130,6 +155,16 @@ impl Filter {
             Filter::Pattern(_) => "pattern",
             Filter::JsonPath(_) => "jsonpath",
             Filter::Cesql(_) => "cesql",
+            Filter::Sql(_) => "sql",
+        }
+    }
+
+    /// The SQL rule, for a `sql` filter: its projection ([`SqlRule::project`]) is the default
+    /// output of the rule's targets, in place of the event as is.
+    pub fn projection(&self) -> Option<&SqlRule> {
+        match self {
+            Filter::Sql(rule) => Some(rule),
+            _ => None,
         }
     }
 
@@ -147,6 +182,7 @@ impl Filter {
             Filter::Pattern(p) => p.matches_value(event),
             Filter::JsonPath(q) => q.matches(event),
             Filter::Cesql(e) => e.matches(event).0,
+            Filter::Sql(rule) => rule.matches(event).0,
         }
     }
 
@@ -192,6 +228,26 @@ impl Filter {
                 Err(Mismatch {
                     field: String::new(),
                     pointer: "/cesql".into(),
+                    reason,
+                })
+            }
+            Filter::Sql(rule) => {
+                let (matched, errors) = rule.matches(event);
+                if matched {
+                    return Ok(());
+                }
+                let reason = if errors.is_empty() {
+                    "the WHERE condition is false".to_string()
+                } else {
+                    let list: Vec<String> = errors
+                        .iter()
+                        .map(|err| format!("{} error: {}", err.kind().as_str(), err.message()))
+                        .collect();
+                    format!("the WHERE condition is not true: {}", list.join("; "))
+                };
+                Err(Mismatch {
+                    field: String::new(),
+                    pointer: "/sql".into(),
                     reason,
                 })
             }

@@ -1,4 +1,4 @@
-//! Rules: filters (EventBridge patterns, CESQL, JSONPath) and transforms, compiled once per rule
+//! Rules: filters (EventBridge patterns, CESQL, JSONPath, SQL) and transforms, compiled once per rule
 //! and combined into one router per bus.
 //!
 //! Pure by design: no I/O, no async, no clock, so anyone can embed it and tests can run millions of
@@ -14,8 +14,12 @@
 //! - [`cesql`]: the CloudEvents SQL Expression Language v1 ([`Expression`]): compiled once,
 //!   evaluated against a structured-JSON event to a value and a list of errors, exactly as the
 //!   spec and its conformance kit say.
-//! - [`filter`]: the `filter` object of a rule: one kind (`{"pattern": …}`, `{"jsonpath": …}`),
-//!   compiled once.
+//! - [`sql`]: SQL rules, `SELECT <projection> WHERE <condition>` ([`SqlRule`]): a filter and a
+//!   transform in one statement, as in AWS IoT, parsed with sqlparser and evaluated by the CESQL
+//!   evaluator over paths into the whole event (`data.order.total > 99.5`).
+//! - [`filter`]: the `filter` object of a rule: one kind (`{"pattern": …}`, `{"cesql": …}`,
+//!   `{"jsonpath": …}`, `{"sql": …}`), compiled once. A SQL filter also carries the default
+//!   output of the rule's targets ([`Filter::projection`]).
 //! - [`router`]: every filter of a bus behind one `matches`: patterns in the [`Matcher`], the
 //!   other kinds run on the event parsed once.
 //! - [`jsonpath`]: RFC 9535 JSONPath queries (with jsonpath-rust), compiled once; a filter matches
@@ -31,6 +35,7 @@ pub mod jsonpath;
 pub mod matcher;
 pub mod pattern;
 pub mod router;
+pub mod sql;
 pub mod transform;
 
 pub use cesql::{CesqlParseError, CesqlValue, EvalError, Evaluation, Expression};
@@ -39,4 +44,5 @@ pub use jsonpath::{JsonPath, Nodes, PathError};
 pub use matcher::{MatchError, Matcher};
 pub use pattern::{Limits, Mismatch, Pattern, PatternError, TextPosition};
 pub use router::Router;
+pub use sql::{Projected, SqlError, SqlRule};
 pub use transform::{Context, Output, Transform, TransformError};

@@ -16,12 +16,9 @@ use super::value::CesqlValue;
 pub(crate) enum AttrRef {
     /// A context attribute or extension, by its lowercase name.
     Attribute(Arc<str>),
-    /// A dotted path into the event (`data.order.total`), `data` included: the form the SQL rules
-    /// (`SELECT … WHERE`, not written yet) will compile their identifiers to.
-    #[allow(
-        dead_code,
-        reason = "the seam for SQL rules; CESQL itself only names attributes"
-    )]
+    /// A path into the event (`data.order.total`, `data.items[0]`), `data` included: what the SQL
+    /// rules (`SELECT … WHERE`) compile their identifiers to. Its numbers that are not 32-bit
+    /// integers are decimals (`resolve.rs`).
     Path(Arc<Path>),
 }
 
@@ -35,7 +32,7 @@ impl AttrRef {
     }
 }
 
-/// A dotted path: its segments and its text.
+/// A path: its segments (member names, or decimal indexes into arrays) and its text.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Path {
     pub(crate) segments: Box<[Box<str>]>,
@@ -50,6 +47,19 @@ pub(crate) enum ArithOp {
     Mul,
     Div,
     Rem,
+}
+
+impl ArithOp {
+    /// The operator as written.
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Rem => "%",
+        }
+    }
 }
 
 /// Integer ordering (`< <= > >=`).
@@ -74,6 +84,8 @@ pub(crate) enum LogicOp {
 pub(crate) enum Node {
     /// A literal, or a literal sub-expression folded at compile time.
     Lit(CesqlValue),
+    /// A decimal literal (SQL rules only: CESQL has no decimals).
+    Num(f64),
     /// The value of an attribute (or path).
     Attr(AttrRef),
     /// `EXISTS attr`.
@@ -125,9 +137,11 @@ impl Node {
     /// The node's direct children.
     pub(crate) fn children(&self) -> Children<'_> {
         match self {
-            Node::Lit(_) | Node::Attr(_) | Node::Exists(_) | Node::MissingFunction(..) => {
-                Children::Slice(&[])
-            }
+            Node::Lit(_)
+            | Node::Num(_)
+            | Node::Attr(_)
+            | Node::Exists(_)
+            | Node::MissingFunction(..) => Children::Slice(&[]),
             Node::Not(x) | Node::Neg(x) => Children::One(Some(x)),
             Node::Like { value, .. } => Children::One(Some(value)),
             Node::Logic(_, items) => Children::Slice(items),

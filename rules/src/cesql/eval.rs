@@ -10,6 +10,13 @@
 //! operand of `AND`/`OR` after a decided left operand (short-circuit, spec 3.4.2), the set of `IN`
 //! after its value or a member failed, and the arguments of a function that does not exist.
 //!
+//! Decimals (`Val::Num`, SQL rules only): when either operand of a comparison, `=`, `IN` or an
+//! arithmetic operator is a decimal, both are compared or computed as f64 (the other operand cast
+//! with `Val::to_f64`); division by zero and a result beyond f64 are math errors. An evaluator made
+//! with [`Evaluator::sql`] also widens: integer arithmetic that overflows 32 bits gives a decimal
+//! instead of wrapping around. CESQL expressions never hold decimals and never widen, so none of
+//! this changes what they mean.
+//!
 //! Nothing on the path of a comparison between an attribute and a literal allocates: attribute
 //! strings are borrowed from the event and literals from the tree.
 
@@ -27,6 +34,8 @@ use super::value::{CesqlType, Val};
 pub(crate) struct Evaluator<'a> {
     event: &'a Value,
     pub(crate) errors: Vec<EvalError>,
+    /// Integer overflow gives a decimal (SQL rules) rather than wrapping (CESQL).
+    widen: bool,
 }
 
 impl<'a> Evaluator<'a> {
@@ -34,6 +43,15 @@ impl<'a> Evaluator<'a> {
         Evaluator {
             event,
             errors: Vec::new(),
+            widen: false,
+        }
+    }
+
+    /// An evaluator for SQL rules: integer overflow widens to a decimal.
+    pub(crate) fn sql(event: &'a Value) -> Evaluator<'a> {
+        Evaluator {
+            widen: true,
+            ..Evaluator::new(event)
         }
     }
 
@@ -54,6 +72,7 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval(&mut self, node: &'a Node) -> Val<'a> {
         match node {
             Node::Lit(v) => Val::from_owned(v),
+            Node::Num(f) => Val::Num(*f),
             Node::Attr(r) => self.attr(r),
             Node::Exists(r) => Val::Bool(resolve::exists(self.event, r)),
             Node::Not(x) => {
@@ -73,23 +92,36 @@ impl<'a> Evaluator<'a> {
                 if self.failed(mark) {
                     return Val::Int(0);
                 }
+                if let Val::Num(f) = v {
+                    return Val::Num(-f);
+                }
                 match v.to_int() {
                     // -(-2147483648) wraps to itself, as int32 negation does in the Go SDK.
+                    Ok(i32::MIN) if self.widen => Val::Num(-f64::from(i32::MIN)),
                     Ok(i) => Val::Int(i.wrapping_neg()),
                     Err(e) => self.fail(e, Val::Int(0)),
                 }
             }
-            Node::Arith(op, l, r) => match self.two_ints(l, r) {
-                Some((x, y)) => self.arith(*op, x, y),
+            Node::Arith(op, l, r) => match self.two_vals(l, r) {
+                Some((x, y)) if x.is_num() || y.is_num() => match self.two_f64(&x, &y) {
+                    Some((x, y)) => self.arith_f64(*op, x, y),
+                    None => Val::Int(0),
+                },
+                Some((x, y)) => match self.two_ints(&x, &y) {
+                    Some((x, y)) => self.arith(*op, x, y),
+                    None => Val::Int(0),
+                },
                 None => Val::Int(0),
             },
-            Node::Ord(op, l, r) => match self.two_ints(l, r) {
-                Some((x, y)) => Val::Bool(match op {
-                    OrdOp::Lt => x < y,
-                    OrdOp::Le => x <= y,
-                    OrdOp::Gt => x > y,
-                    OrdOp::Ge => x >= y,
-                }),
+            Node::Ord(op, l, r) => match self.two_vals(l, r) {
+                Some((x, y)) if x.is_num() || y.is_num() => match self.two_f64(&x, &y) {
+                    Some((x, y)) => Val::Bool(ord(*op, x, y)),
+                    None => Val::Bool(false),
+                },
+                Some((x, y)) => match self.two_ints(&x, &y) {
+                    Some((x, y)) => Val::Bool(ord(*op, x, y)),
+                    None => Val::Bool(false),
+                },
                 None => Val::Bool(false),
             },
             Node::Eq {
@@ -102,6 +134,12 @@ impl<'a> Evaluator<'a> {
                 let r = self.eval(right);
                 if self.failed(mark) {
                     return Val::Bool(false);
+                }
+                if l.is_num() || r.is_num() {
+                    return match self.two_f64(&l, &r) {
+                        Some((x, y)) => Val::Bool((x == y) != *negated),
+                        None => Val::Bool(false),
+                    };
                 }
                 // `=` is ambiguous (spec 3.7): the right operand's type decides.
                 match l.cast(r.ty()) {
@@ -138,6 +176,13 @@ impl<'a> Evaluator<'a> {
                     if self.failed(mark) {
                         return Val::Bool(false);
                     }
+                    if v.is_num() || m.is_num() {
+                        match self.two_f64(&v, &m) {
+                            Some((x, y)) if x == y => return Val::Bool(!*negated),
+                            Some(_) => continue,
+                            None => return Val::Bool(false),
+                        }
+                    }
                     // The left operand's type is the target type (spec 3.4.5).
                     match m.cast(ty) {
                         Ok(m) if m == v => return Val::Bool(!*negated),
@@ -172,22 +217,70 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluates both operands and casts them to Integer; `None` if any of that failed.
-    fn two_ints(&mut self, l: &'a Node, r: &'a Node) -> Option<(i32, i32)> {
+    /// Evaluates both operands; `None` if either failed.
+    fn two_vals(&mut self, l: &'a Node, r: &'a Node) -> Option<(Val<'a>, Val<'a>)> {
         let mark = self.mark();
         let l = self.eval(l);
         let r = self.eval(r);
-        if self.failed(mark) {
-            return None;
-        }
+        (!self.failed(mark)).then_some((l, r))
+    }
+
+    /// Casts both operands to Integer; `None` (with the errors kept) if either cast failed.
+    fn two_ints(&mut self, l: &Val<'a>, r: &Val<'a>) -> Option<(i32, i32)> {
         let l = l.to_int().map_err(|e| self.errors.push(e));
         let r = r.to_int().map_err(|e| self.errors.push(e));
         Some((l.ok()?, r.ok()?))
     }
 
-    /// Integer arithmetic wraps around on overflow, as the Go SDK's int32 arithmetic does; only
-    /// division and modulo by zero are errors.
+    /// Casts both operands to decimals; `None` (with the errors kept) if either cast failed.
+    fn two_f64(&mut self, l: &Val<'a>, r: &Val<'a>) -> Option<(f64, f64)> {
+        let l = l.to_f64().map_err(|e| self.errors.push(e));
+        let r = r.to_f64().map_err(|e| self.errors.push(e));
+        Some((l.ok()?, r.ok()?))
+    }
+
+    /// Decimal arithmetic; division or modulo by zero and results beyond f64 are math errors.
+    fn arith_f64(&mut self, op: ArithOp, x: f64, y: f64) -> Val<'a> {
+        if matches!(op, ArithOp::Div | ArithOp::Rem) && y == 0.0 {
+            return self.fail(
+                EvalError::new(ErrorKind::Math, format!("division by zero ({x} by 0)")),
+                Val::Int(0),
+            );
+        }
+        let v = match op {
+            ArithOp::Add => x + y,
+            ArithOp::Sub => x - y,
+            ArithOp::Mul => x * y,
+            ArithOp::Div => x / y,
+            ArithOp::Rem => x % y,
+        };
+        if v.is_finite() {
+            Val::Num(v)
+        } else {
+            self.fail(
+                EvalError::new(
+                    ErrorKind::Math,
+                    format!("{x} {} {y} overflows", op.symbol()),
+                ),
+                Val::Int(0),
+            )
+        }
+    }
+
+    /// Integer arithmetic wraps around on overflow, as the Go SDK's int32 arithmetic does (a SQL
+    /// evaluator widens to a decimal instead); only division and modulo by zero are errors.
     fn arith(&mut self, op: ArithOp, x: i32, y: i32) -> Val<'a> {
+        if self.widen {
+            let exact = match op {
+                ArithOp::Add => x.checked_add(y),
+                ArithOp::Sub => x.checked_sub(y),
+                ArithOp::Mul => x.checked_mul(y),
+                ArithOp::Div | ArithOp::Rem => Some(0),
+            };
+            if exact.is_none() {
+                return self.arith_f64(op, f64::from(x), f64::from(y));
+            }
+        }
         let v = match op {
             ArithOp::Add => x.wrapping_add(y),
             ArithOp::Sub => x.wrapping_sub(y),
@@ -317,5 +410,14 @@ impl<'a> Evaluator<'a> {
             return CesqlType::String.zero();
         }
         Val::Str(Cow::Owned(out))
+    }
+}
+
+fn ord<T: PartialOrd>(op: OrdOp, x: T, y: T) -> bool {
+    match op {
+        OrdOp::Lt => x < y,
+        OrdOp::Le => x <= y,
+        OrdOp::Gt => x > y,
+        OrdOp::Ge => x >= y,
     }
 }

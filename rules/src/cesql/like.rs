@@ -57,6 +57,33 @@ impl LikePattern {
         Self::classify(elems)
     }
 
+    /// Compiles a SQL `LIKE` pattern: `%` and `_` are wildcards, and only the `ESCAPE` character
+    /// (if any) escapes: before `%`, `_` or itself it stands for that character. A backslash is
+    /// an ordinary character, as in standard SQL. An escape character before anything else, or
+    /// at the end, is an error (SQL's "invalid escape sequence"), given as its character offset.
+    pub(crate) fn compile_sql(pattern: &str, escape: Option<char>) -> Result<LikePattern, usize> {
+        let mut elems = Vec::new();
+        let mut chars = pattern.chars().enumerate();
+        while let Some((i, c)) = chars.next() {
+            if Some(c) == escape {
+                match chars.next() {
+                    Some((_, e)) if e == '%' || e == '_' || Some(e) == escape => {
+                        elems.push(Elem::Char(e));
+                    }
+                    _ => return Err(i),
+                }
+                continue;
+            }
+            match c {
+                '%' if elems.last() == Some(&Elem::Many) => {}
+                '%' => elems.push(Elem::Many),
+                '_' => elems.push(Elem::One),
+                c => elems.push(Elem::Char(c)),
+            }
+        }
+        Ok(Self::classify(elems))
+    }
+
     fn classify(elems: Vec<Elem>) -> LikePattern {
         let literal = |es: &[Elem]| -> Option<Box<str>> {
             es.iter()

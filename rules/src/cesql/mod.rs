@@ -55,15 +55,17 @@
 //! - The TCK's `not_operator.yaml` case "Invalid int cast" (`NOT 10` → `true` with a cast error)
 //!   contradicts spec 3.7; we give `false` with no error, as the Go SDK's corrected copy does.
 
-mod ast;
+// `ast`, `eval`, `functions`, `like`, `resolve` and `value` are shared with the SQL rules
+// (`crate::sql`), which compile to the same tree and run the same evaluator.
+pub(crate) mod ast;
 mod error;
-mod eval;
-mod functions;
+pub(crate) mod eval;
+pub(crate) mod functions;
 mod lexer;
-mod like;
+pub(crate) mod like;
 mod parser;
-mod resolve;
-mod value;
+pub(crate) mod resolve;
+pub(crate) mod value;
 
 use serde_json::Value;
 
@@ -141,27 +143,31 @@ impl Expression {
     /// The expression as a filter: `true` only when it evaluates to Boolean `true` without any
     /// error (spec 1.2). The errors are returned alongside, so a caller can explain a rejection.
     pub fn matches(&self, event: &Value) -> (bool, Vec<EvalError>) {
-        let mut ev = Evaluator::new(event);
-        let value = ev.eval(&self.root);
-        let mut errors = ev.errors;
-        let passed = match value {
-            value::Val::Bool(b) => b && errors.is_empty(),
-            other => {
-                if errors.is_empty() {
-                    errors.push(EvalError::new(
-                        ErrorKind::Generic,
-                        format!(
-                            "a filter must evaluate to a Boolean, this one gave the {} {}",
-                            other.ty(),
-                            other.clone().into_owned()
-                        ),
-                    ));
-                }
-                false
-            }
-        };
-        (passed, errors)
+        filter(&self.root, Evaluator::new(event))
     }
+}
+
+/// Runs `root` as a filter: `true` only for Boolean `true` without any error; a non-Boolean
+/// result adds a `generic` error. Shared by CESQL and the SQL rules' `WHERE`.
+pub(crate) fn filter<'a>(root: &'a Node, mut ev: Evaluator<'a>) -> (bool, Vec<EvalError>) {
+    let value = ev.eval(root);
+    let mut errors = ev.errors;
+    let passed = match value {
+        value::Val::Bool(b) => b && errors.is_empty(),
+        other => {
+            if errors.is_empty() {
+                errors.push(EvalError::new(
+                    ErrorKind::Generic,
+                    format!(
+                        "a filter must evaluate to a Boolean, this one gave the {}",
+                        other.describe()
+                    ),
+                ));
+            }
+            false
+        }
+    };
+    (passed, errors)
 }
 
 impl std::fmt::Display for Expression {

@@ -12,6 +12,10 @@
 //!   cannot hold it, and the spec represents non-primitive values as Strings;
 //! - array or object (not valid attribute values) → String of its compact JSON text.
 //!
+//! Paths (SQL rules only) walk the whole event, `data` included, and type numbers differently:
+//! a JSON number that is not a 32-bit integer is a decimal (`Val::Num`), not a String, so that
+//! `data.total > 99.5` compares numbers. A `null` at the end of a path is absent, as for attributes.
+//!
 //! Attribute names are matched exactly after the expression lowered them: CloudEvents attribute
 //! names are lowercase, so a member spelled `myExt` is not reachable.
 
@@ -27,7 +31,13 @@ const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
 
 /// The value `r` refers to, or `None` if the event does not have it.
 pub(crate) fn value<'a>(event: &'a Value, r: &AttrRef) -> Option<Val<'a>> {
-    json_to_val(lookup(event, r)?)
+    let v = lookup(event, r)?;
+    match (r, v) {
+        (AttrRef::Path(_), Value::Number(n)) if int32(n).is_none() => {
+            n.as_f64().filter(|f| f.is_finite()).map(Val::Num)
+        }
+        _ => json_to_val(v),
+    }
 }
 
 /// Whether the event has what `r` refers to.
@@ -52,8 +62,9 @@ pub(crate) fn lookup<'a>(event: &'a Value, r: &AttrRef) -> Option<&'a Value> {
     (!v.is_null()).then_some(v)
 }
 
-/// Follows a dotted path: object members by name, array elements by decimal index.
-fn walk<'a>(event: &'a Value, path: &Path) -> Option<&'a Value> {
+/// Follows a path: object members by name, array elements by decimal index. `null` is returned
+/// as it is (a projection copies it).
+pub(crate) fn walk<'a>(event: &'a Value, path: &Path) -> Option<&'a Value> {
     path.segments.iter().try_fold(event, |v, seg| match v {
         Value::Object(m) => m.get(&**seg),
         Value::Array(a) => a.get(seg.parse::<usize>().ok()?),

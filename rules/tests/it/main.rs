@@ -5,4 +5,5 @@ mod cesql_props;
 mod cesql_tck;
 mod property;
 mod reference;
+mod sql;
 mod transforms;
