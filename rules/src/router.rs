@@ -101,7 +101,7 @@ mod tests {
     fn patterns_and_other_kinds_answer_together() {
         let mut r = Router::new();
         r.insert(3, filter(json!({"pattern": {"type": ["a"]}})));
-        r.insert(1, filter(json!({"jsonpath": "$.data[?@.n > 1]"})));
+        r.insert(1, filter(json!({"jsonpath": "$[?@.n > 1]"})));
         r.insert(2, filter(json!({"jsonpath": "$.data.missing"})));
         let event = br#"{"type":"a","data":{"n":2}}"#;
         assert_eq!(r.matches(event).ok(), Some(vec![1, 3]));

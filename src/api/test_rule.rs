@@ -9,8 +9,9 @@
 //! - `{"event": …, "bus": "orders", "rule": "r1", "transform": {…}}`: that saved rule's filter
 //!   (enabled or not) → `{"matched", "output", "explanation"}`.
 //!
-//! `transform` is optional (the default is the event as is); `output` is what a target with that
-//! transform would receive, or null when the event does not match. The rule name the transform
+//! `transform` is optional (the default is the event as is, or for an SQL rule its projection);
+//! `output` is what a target with that transform would receive, or null when the event does not
+//! match. The rule name the transform
 //! sees is the saved rule's, or `test-rule` for a draft; the ingestion time is now.
 //!
 //! The event is validated exactly as structured-mode ingest validates it (a 400 names the
@@ -85,6 +86,11 @@ fn run_filter(
     let value: Value = serde_json::from_slice(event)
         .map_err(|e| ApiError::internal("re-reading an encoded event", &e))?;
     let explained = filter.explain(&value);
+    // An SQL rule's projection is what its targets receive unless they name their own transform.
+    let projected = match transform {
+        None => filter.projection().map(|sql| sql.project(&value).value),
+        Some(_) => None,
+    };
     let mut router = Router::new();
     router.insert(0, Arc::new(filter));
     let matched = !router
@@ -106,7 +112,11 @@ fn run_filter(
         }),
         _ => Value::Null,
     };
-    let output = if matched {
+    let output = if !matched {
+        Value::Null
+    } else if let Some(projected) = projected {
+        projected
+    } else {
         let ingestion_time =
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let ctx = Context {
@@ -124,8 +134,6 @@ fn run_filter(
                 .with_error(format!("/transform{}", e.pointer), e.reason.clone())
             })?
             .into_value()
-    } else {
-        Value::Null
     };
     Ok(json!({ "matched": matched, "output": output, "explanation": explanation }))
 }

@@ -43,6 +43,10 @@ async fn rules_of_every_kind_route_together() {
             "gold-only",
             json!({"cesql": "EXISTS tier AND tier = 'gold'"}),
         ),
+        (
+            "by-sql",
+            json!({"sql": "SELECT data.order.id WHERE data.order.total > 50.5 AND data.order.customer.tier = 'gold'"}),
+        ),
     ];
     for (name, filter) in &rules {
         let saved = api
@@ -57,7 +61,7 @@ async fn rules_of_every_kind_route_together() {
     let ev = order("e1", 99.0, "gold");
     assert_eq!(
         api.matching("shop", &ev).await,
-        ["by-cesql", "by-jsonpath", "by-pattern"],
+        ["by-cesql", "by-jsonpath", "by-pattern", "by-sql"],
         "tier is in data, not an attribute: the gold-only CESQL rule does not match"
     );
     let mut cheap = order("e2", 5.0, "free");
@@ -116,6 +120,24 @@ async fn invalid_filters_and_transforms_name_the_place() {
             "/filter/cesql",
             None,
             "string",
+        ),
+        (
+            json!({"filter": {"sql": "SELECT * WHERE type = 'a'\nGROUP BY source"}}),
+            "/filter/sql",
+            Some((2, 1)),
+            "GROUP BY",
+        ),
+        (
+            json!({"filter": {"sql": "SELECT a FROM t JOIN u ON t.x = u.x"}}),
+            "/filter/sql",
+            Some((1, 17)),
+            "JOIN",
+        ),
+        (
+            json!({"filter": {"sql": "SELECT a WHERE b >"}}),
+            "/filter/sql",
+            Some((1, 19)),
+            "",
         ),
         (
             json!({"filter": {"cesql": "  "}}),
@@ -244,6 +266,22 @@ async fn test_rule_answers_the_output_of_every_transform() {
     assert_eq!(out["subject"], "o-17", "{v}");
     assert_eq!(out["id"], "e1", "{v}");
     assert_eq!(out["data"], ev["data"]["order"], "{v}");
+
+    // An SQL rule: the projection is the output unless a transform is given.
+    let sql = json!({"sql": "SELECT data.order.id, data.order.total * 2 AS doubled, data.order.customer.tier AS \"who.tier\", data.nothing WHERE data.order.total > 50"});
+    let v = api.tried(&json!({"event": ev, "filter": sql})).await;
+    assert_eq!(v["matched"], true, "{v}");
+    assert_eq!(
+        v["output"],
+        json!({"id": "o-17", "doubled": 198, "who": {"tier": "gold"}}),
+        "{v}"
+    );
+    let v = api
+        .tried(
+            &json!({"event": ev, "filter": sql, "transform": {"kind": "constant", "value": "x"}}),
+        )
+        .await;
+    assert_eq!(v["output"], "x", "{v}");
 
     // No match: no output, and the explanation says what the expression gave.
     let mut other = ev.clone();
