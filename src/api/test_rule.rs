@@ -126,13 +126,7 @@ fn run_filter(
         transform
             .unwrap_or(&Transform::Event)
             .apply(&value, &ctx)
-            .map_err(|e| {
-                ApiError::bad_request(
-                    "invalid-transform",
-                    format!("/transform{}: {}", e.pointer, e.reason),
-                )
-                .with_error(format!("/transform{}", e.pointer), e.reason.clone())
-            })?
+            .map_err(|e| ApiError::transform(&e, "/transform"))?
             .into_value()
     };
     Ok(json!({ "matched": matched, "output": output, "explanation": explanation }))

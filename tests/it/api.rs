@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, client, event, get_json, get_status, post_structured};
+use crate::harness::{Server, client, event, get_json, get_status, post_structured, problem};
 
 /// One validation rule: how to break it in each mode, and the attribute the problem must name.
 struct Rule {
@@ -208,23 +208,7 @@ async fn expect_problem(
     attribute: &str,
     what: &str,
 ) -> Value {
-    let got = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{what}: status; body {body}");
-    assert_eq!(ct, "application/problem+json", "{what}: content type");
-    assert_eq!(body["status"], json!(status), "{what}: {body}");
-    assert!(
-        body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("urn:railyard:problem:")),
-        "{what}: {body}"
-    );
+    let body = problem(resp, status, what).await;
     if !attribute.is_empty() {
         assert_eq!(
             body["attribute"],

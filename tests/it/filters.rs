@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::Server;
-use crate::rules::{Api, problem};
+use crate::harness::{Server, problem};
+use crate::rules::Api;
 
 fn order(id: &str, total: f64, tier: &str) -> Value {
     json!({

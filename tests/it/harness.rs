@@ -164,3 +164,26 @@ pub fn log_verify(data: &Path) -> (Option<i32>, String) {
 pub async fn get_status(c: &reqwest::Client, url: &str) -> reqwest::StatusCode {
     c.get(url).send().await.expect("get").status()
 }
+
+/// Checks a problem+json answer (status, content type, `status` member, `type` URN); returns its
+/// body for further checks.
+pub async fn problem(resp: reqwest::Response, status: u16, what: &str) -> serde_json::Value {
+    let got = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    assert_eq!(got, status, "{what}: status; body {body}");
+    assert_eq!(ct, "application/problem+json", "{what}: content type");
+    assert_eq!(body["status"], serde_json::json!(status), "{what}: {body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("urn:railyard:problem:")),
+        "{what}: {body}"
+    );
+    body
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, client, event};
+use crate::harness::{Server, client, event, problem};
 
 /// A server's rules API.
 pub(crate) struct Api {
@@ -106,27 +106,6 @@ impl Api {
         assert_eq!(v["matched"], json!(!names.is_empty()), "{v}");
         names
     }
-}
-
-/// Checks a problem+json answer; returns it.
-pub(crate) async fn problem(resp: reqwest::Response, status: u16, what: &str) -> Value {
-    let got = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{what}: status; body {body}");
-    assert_eq!(ct, "application/problem+json", "{what}: content type");
-    assert!(
-        body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("urn:railyard:problem:")),
-        "{what}: {body}"
-    );
-    body
 }
 
 fn names(list: &Value) -> Vec<&str> {
