@@ -163,7 +163,8 @@ pub struct Buses {
     writes: std::sync::Mutex<()>,
 }
 
-pub(crate) fn now_rfc3339() -> String {
+/// The current time as RFC 3339 with milliseconds, UTC.
+pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -215,6 +216,11 @@ impl Buses {
     /// The data directory.
     pub fn data_dir(&self) -> &DataDir {
         &self.dir
+    }
+
+    /// The metadata store (for the resources other crates keep: connections).
+    pub fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     /// The rules of every bus.

@@ -55,7 +55,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
 
 pub use batch::Batch;
 pub use error::LogError;
@@ -204,6 +204,8 @@ pub(crate) struct Shared {
     segments: RwLock<Vec<Arc<Segment>>>,
     /// Records below this sequence are readable.
     visible: AtomicU64,
+    /// Tells tailing readers (the delivery dispatcher) the new `visible` after each publish.
+    tail: watch::Sender<u64>,
     /// Why the log stopped accepting appends; `has_failed` is its lock-free fast path, checked
     /// on every append.
     failed: Mutex<Option<String>>,
@@ -271,6 +273,7 @@ impl Log {
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             visible: AtomicU64::new(opened.next_seq),
+            tail: watch::Sender::new(opened.next_seq),
             segments: RwLock::new(opened.segments.clone()),
             failed: Mutex::new(None),
             has_failed: AtomicBool::new(false),
@@ -366,6 +369,12 @@ impl Log {
     /// The sequence the next append will get; everything below is readable.
     pub fn next_sequence(&self) -> u64 {
         self.shared.visible.load(Ordering::Acquire)
+    }
+
+    /// Watches [`Log::next_sequence`]: the receiver sees every change (coalesced), so a reader
+    /// can tail the log without polling.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.tail.subscribe()
     }
 
     /// Bytes of records retained.

@@ -362,5 +362,6 @@ impl Writer {
             self.active.last_ts.store(self.last_ts, Ordering::Release);
         }
         self.shared.visible.store(self.next_seq, Ordering::Release);
+        self.shared.tail.send_replace(self.next_seq);
     }
 }
