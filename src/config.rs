@@ -21,6 +21,10 @@
 //! pattern_max_chars = 4096       # characters of a pattern (compact JSON)
 //! pattern_max_depth = 32         # nesting of a pattern
 //! pattern_max_alternatives = 1024 # alternatives once `$or` is multiplied out
+//!
+//! [delivery]                    # each also RAILYARD_DELIVERY_<KEY> and --delivery-<key>
+//! checkpoint = "100ms"           # how often delivery positions are made durable
+//! trace_events = 50000           # matched events per bus whose full trace is kept in memory
 //! ```
 
 use std::net::SocketAddr;
@@ -59,6 +63,19 @@ pub struct FileConfig {
     /// Limits on rules.
     #[serde(default)]
     pub rules: RulesFileConfig,
+    /// Delivery settings.
+    #[serde(default)]
+    pub delivery: DeliveryFileConfig,
+}
+
+/// The `[delivery]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFileConfig {
+    /// How often delivery positions are made durable (what a crash may redeliver).
+    pub checkpoint: Option<String>,
+    /// Matched events per bus whose full trace is kept in memory.
+    pub trace_events: Option<usize>,
 }
 
 /// The `[rules]` section.
@@ -118,6 +135,12 @@ pub struct Overrides {
     /// Most alternatives of an event pattern after `$or` [default: 1024]
     #[arg(long, env = "RAILYARD_RULES_PATTERN_MAX_ALTERNATIVES")]
     pub rules_pattern_max_alternatives: Option<usize>,
+    /// How often delivery positions are made durable [default: 100ms]
+    #[arg(long, env = "RAILYARD_DELIVERY_CHECKPOINT")]
+    pub delivery_checkpoint: Option<String>,
+    /// Matched events per bus whose full trace is kept in memory [default: 50000]
+    #[arg(long, env = "RAILYARD_DELIVERY_TRACE_EVENTS")]
+    pub delivery_trace_events: Option<usize>,
 }
 
 /// The resolved settings of `railyard serve`.
@@ -134,6 +157,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     pub log: String,
     pub rule_limits: rules::Limits,
+    pub delivery: targets::EngineConfig,
 }
 
 fn bytes(name: &str, v: &str) -> anyhow::Result<u64> {
@@ -186,6 +210,20 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
     )?;
     let max_batch_events = o.max_batch_events.or(file.max_batch_events).unwrap_or(1000);
     let rule_limits = rule_limits(&file.rules, o)?;
+    let checkpoint = duration(
+        "delivery.checkpoint",
+        &pick(&o.delivery_checkpoint, file.delivery.checkpoint, "100ms"),
+    )?;
+    if checkpoint.is_zero() || checkpoint > Duration::from_secs(60) {
+        bail!("delivery.checkpoint must be above zero and at most 60s");
+    }
+    let delivery = targets::EngineConfig {
+        checkpoint_every: checkpoint,
+        trace_events: o
+            .delivery_trace_events
+            .or(file.delivery.trace_events)
+            .unwrap_or(50_000),
+    };
     if max_event_bytes == 0 || max_batch_bytes == 0 || max_batch_events == 0 {
         bail!("max_event_size, max_batch_size and max_batch_events must be above zero");
     }
@@ -217,6 +255,7 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
         )?,
         log: pick(&o.log, file.log, "info"),
         rule_limits,
+        delivery,
     })
 }
 

@@ -7,17 +7,22 @@
 //! the two never disagree and a change is in the matcher before the request is answered: events
 //! appended after the answer see it. Matching takes only a read lock on the bus's set.
 //!
+//! The same writes tell the delivery engine ([`targets::Engine::change`]) under the same lock, so
+//! the engine sees one bus's changes in the order they were made, each effective from the
+//! sequence the log was at.
+//!
 //! A deleted bus's set is marked closed and dropped under its write lock, so a rule write that
 //! raced the deletion retries against the new state (and finds no bus) instead of writing into a
 //! set nobody reads.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bus::meta::MetaError;
 use bus::registry::{BusError, Buses};
 use bus::rules::{RuleError, RuleSpec, RuleUpdate};
 use rules::{Filter, Limits, MatchError, PatternError, Router};
+use targets::{Engine, RuleDef, TargetSpec};
 
 /// A rule write failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,19 +88,25 @@ struct BusRules {
     set: RwLock<RuleSet>,
 }
 
+/// The enabled rules of each bus as the delivery engine starts with them.
+pub type Deliveries = HashMap<String, Vec<(String, RuleDef)>>;
+
 /// The compiled rules of every bus.
 #[derive(Debug)]
 pub struct RuleSets {
     buses: Arc<Buses>,
     limits: Limits,
     sets: RwLock<HashMap<String, Arc<BusRules>>>,
+    /// The delivery engine, once started (after the rules are loaded).
+    engine: OnceLock<Engine>,
 }
 
 impl RuleSets {
     /// Compiles the stored rules of every bus. A stored rule that no longer compiles (the limits
     /// were lowered) is logged and left out; so are rules of a bus that does not exist.
-    pub fn load(buses: Arc<Buses>, limits: Limits) -> Result<RuleSets, MetaError> {
+    pub fn load(buses: Arc<Buses>, limits: Limits) -> Result<(RuleSets, Deliveries), MetaError> {
         let mut sets: HashMap<String, RuleSet> = HashMap::new();
+        let mut deliveries: Deliveries = HashMap::new();
         let (mut loaded, mut disabled) = (0usize, 0usize);
         for spec in buses.rules().all()? {
             if buses.get(&spec.bus).is_none() {
@@ -108,9 +119,19 @@ impl RuleSets {
             }
             match Filter::parse(&spec.filter, &limits) {
                 Ok(filter) => {
+                    let filter = Arc::new(filter);
                     sets.entry(spec.bus.clone())
                         .or_default()
-                        .upsert(&spec.name, Arc::new(filter));
+                        .upsert(&spec.name, filter.clone());
+                    let targets = targets::parse_targets(&spec.targets, "/targets")
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(bus = %spec.bus, rule = %spec.name, error = %e, "stored rule's targets are not valid; it delivers nowhere until it is saved again");
+                            Vec::new()
+                        });
+                    deliveries
+                        .entry(spec.bus.clone())
+                        .or_default()
+                        .push((spec.name.clone(), RuleDef { filter, targets }));
                     loaded += 1;
                 }
                 Err(e) => {
@@ -129,11 +150,18 @@ impl RuleSets {
                 (bus, Arc::new(entry))
             })
             .collect();
-        Ok(RuleSets {
+        let sets = RuleSets {
             buses,
             limits,
             sets: RwLock::new(sets),
-        })
+            engine: OnceLock::new(),
+        };
+        Ok((sets, deliveries))
+    }
+
+    /// Connects the delivery engine: from now on every rule write reaches it.
+    pub fn attach(&self, engine: Engine) {
+        let _ = self.engine.set(engine);
     }
 
     /// Compiles a filter object with the configured limits; errors point into the filter.
@@ -191,6 +219,7 @@ impl RuleSets {
         name: &str,
         update: RuleUpdate,
         filter: Filter,
+        targets: Vec<TargetSpec>,
         if_match: Option<u64>,
     ) -> Result<(RuleSpec, bool), WriteError> {
         let filter = Arc::new(filter);
@@ -198,9 +227,13 @@ impl RuleSets {
             let (spec, previous) = self.buses.rules().put(bus, name, update, if_match)?;
             let mut set = entry.set.write().unwrap_or_else(|p| p.into_inner());
             if spec.enabled {
-                set.upsert(name, filter);
+                set.upsert(name, filter.clone());
             } else {
                 set.remove(name);
+            }
+            if let Some(engine) = self.engine.get() {
+                let def = spec.enabled.then(|| RuleDef { filter, targets });
+                engine.change(bus, name, def);
             }
             Ok((spec, previous.is_none()))
         })
@@ -215,6 +248,9 @@ impl RuleSets {
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(name);
+            if let Some(engine) = self.engine.get() {
+                engine.change(bus, name, None);
+            }
             Ok(())
         })
     }

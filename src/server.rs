@@ -1,6 +1,7 @@
-//! Wiring only: open the data directory and the buses, compile the stored rules, build the
-//! router, serve until SIGTERM or Ctrl-C, then shut down in order — stop accepting, let in-flight
-//! appends finish (their producers get their acks), flush and close every log, exit 0.
+//! Wiring only: open the data directory and the buses, compile the stored rules, start delivery,
+//! build the router, serve until SIGTERM or Ctrl-C, then shut down in order — stop accepting, let
+//! in-flight appends finish (their producers get their acks), stop delivery (a last checkpoint;
+//! attempts in flight are redelivered after the restart), flush and close every log, exit 0.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,14 +90,30 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("opening the buses in {}", data_dir.display()))?;
     let buses = Arc::new(buses);
     let (b, limits) = (buses.clone(), settings.rule_limits.clone());
-    let rulesets = tokio::task::spawn_blocking(move || RuleSets::load(b, limits))
+    let (rulesets, deliveries) = tokio::task::spawn_blocking(move || RuleSets::load(b, limits))
         .await
         .context("loading rules")?
         .context("loading the stored rules")?;
+    let client = targets::http::client().context("building the HTTP client for targets")?;
+    let connections = Arc::new(targets::Connections::new(
+        buses.meta().clone(),
+        client.clone(),
+    ));
+    let engine = targets::Engine::start(
+        &buses,
+        connections,
+        client,
+        settings.delivery.clone(),
+        deliveries,
+    )
+    .await
+    .context("starting delivery")?;
+    rulesets.attach(engine.clone());
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState::new(api::Shared {
         buses: buses.clone(),
         rulesets: Arc::new(rulesets),
+        engine: engine.clone(),
         limits: Limits {
             max_event_bytes: settings.max_event_bytes,
             max_batch_bytes: settings.max_batch_bytes,
@@ -136,6 +153,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
     }
     background.abort();
+    engine.shutdown().await;
     tokio::task::spawn_blocking(move || buses.close())
         .await
         .context("closing logs")?

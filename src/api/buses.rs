@@ -84,6 +84,13 @@ pub async fn put(
         .await
         .map_err(|e| ApiError::internal("bus update task", &e))??;
     let bus = st.bus(&name)?;
+    if created {
+        let dir = st.buses.data_dir().bus_dir(&name).join("delivery");
+        st.engine
+            .add_bus(bus.clone(), dir)
+            .await
+            .map_err(|e| ApiError::internal("starting delivery for a new bus", &e))?;
+    }
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -108,8 +115,11 @@ pub async fn delete(
     let expected = if_match(&headers, current, "bus")?;
     // Through the rule sets: the bus's rules go with it, in the store and in its matcher.
     let rulesets = st.rulesets.clone();
-    tokio::task::spawn_blocking(move || rulesets.delete_bus(&name, expected))
+    let n = name.clone();
+    tokio::task::spawn_blocking(move || rulesets.delete_bus(&n, expected))
         .await
         .map_err(|e| ApiError::internal("bus delete task", &e))??;
+    // Its files are gone; stop its dispatcher and workers.
+    st.engine.remove_bus(&name).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

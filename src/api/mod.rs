@@ -3,6 +3,8 @@
 //! Every error is an [`problem::ApiError`] (problem+json), including unknown routes and methods.
 
 pub mod buses;
+pub mod connections;
+pub mod delivery;
 pub mod etag;
 pub mod events;
 pub mod health;
@@ -34,6 +36,8 @@ pub struct Shared {
     pub buses: Arc<Buses>,
     /// The compiled rules of every bus; every rule write (and bus delete) goes through it.
     pub rulesets: Arc<RuleSets>,
+    /// Delivery: dispatchers, targets, connections, traces, dead letters.
+    pub engine: targets::Engine,
     pub limits: Limits,
     pub metrics: Option<PrometheusHandle>,
     pub ready: Arc<AtomicBool>,
@@ -79,6 +83,29 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/buses/{bus}/rules/{rule}",
             get(rules::get).put(rules::put).delete(rules::delete),
+        )
+        .route(
+            "/v1/buses/{bus}/events/{sequence}/trace",
+            get(delivery::trace),
+        )
+        .route(
+            "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters",
+            get(delivery::list).delete(delivery::purge),
+        )
+        .route(
+            "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters:redrive",
+            post(delivery::redrive),
+        )
+        .route(
+            "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters/{id}",
+            get(delivery::get).delete(delivery::purge_one),
+        )
+        .route("/v1/connections", get(connections::list))
+        .route(
+            "/v1/connections/{name}",
+            get(connections::get)
+                .put(connections::put)
+                .delete(connections::delete),
         )
         .route("/v1/test-rule", post(test_rule::test_rule))
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1/") })

@@ -119,6 +119,12 @@ impl ApiError {
     }
 
     /// A failure that is ours, not the client's: logged in full, answered generically.
+    /// A target or connection definition that is not valid.
+    pub fn spec(e: &targets::SpecError, slug: &'static str) -> ApiError {
+        ApiError::bad_request(slug, format!("{}: {}", e.pointer, e.reason))
+            .with_error(e.pointer.clone(), e.reason.clone())
+    }
+
     pub fn internal(context: &str, err: &dyn std::error::Error) -> ApiError {
         let mut chain = err.to_string();
         let mut src = err.source();

@@ -1,11 +1,11 @@
 //! `/v1/buses/{bus}/rules`: list, save (`PUT`), read and delete the rules of a bus.
 //!
 //! `PUT` creates or replaces and answers 200 either way (issue 3 asks for 200, unlike buses' 201),
-//! with the rule and its ETag. The filter, and the `transform` of each target, are compiled before
-//! anything is stored: one that does not compile is a 400 naming the JSON pointer under `/filter`
-//! or `/targets/{i}/transform` (and the line and column, for filters written as text). Saving or
-//! deleting puts the change in the bus's router before the answer, so events appended after it
-//! see the change.
+//! with the rule and its ETag. The filter and every target (kind, URL, limits, retry policy,
+//! transform, connection) are checked before anything is stored: one that is not valid is a 400
+//! naming the JSON pointer under `/filter` or `/targets/{i}` (and the line and column, for
+//! filters written as text). Saving or deleting puts the change in the bus's router and in the
+//! delivery engine before the answer, so events appended after it see the change.
 
 use std::collections::HashMap;
 
@@ -13,8 +13,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bus::rules::{RuleSpec, RuleUpdate};
-use rules::Transform;
 use serde_json::{Value, json};
+use targets::TargetSpec;
+use targets::spec::Kind;
 
 use super::AppState;
 use super::etag::{if_match, with_etag};
@@ -85,22 +86,36 @@ pub async fn put(
         .rulesets
         .compile(&update.filter)
         .map_err(|e| ApiError::filter(&e, "/filter"))?;
-    check_transforms(&update.targets)?;
+    let targets = targets::parse_targets(&update.targets, "/targets")
+        .map_err(|e| ApiError::spec(&e, "invalid-target"))?;
+    check_connections(&st, &targets)?;
     let rulesets = st.rulesets.clone();
-    let (spec, _created) =
-        tokio::task::spawn_blocking(move || rulesets.put(&bus, &rule, update, filter, expected))
-            .await
-            .map_err(|e| ApiError::internal("rule update task", &e))??;
+    let (spec, _created) = tokio::task::spawn_blocking(move || {
+        rulesets.put(&bus, &rule, update, filter, targets, expected)
+    })
+    .await
+    .map_err(|e| ApiError::internal("rule update task", &e))??;
     Ok(with_etag(StatusCode::OK, spec.version, view(&spec)))
 }
 
-/// Compiles the `transform` of every target that has one, so a rule whose transform would fail
-/// is refused when it is saved, not when its first event is delivered.
-fn check_transforms(targets: &[Value]) -> Result<(), ApiError> {
-    for (i, target) in targets.iter().enumerate() {
-        if let Some(t) = target.get("transform") {
-            Transform::parse(t)
-                .map_err(|e| ApiError::transform(&e, &format!("/targets/{i}/transform")))?;
+/// Every connection a target names must exist when the rule is saved.
+fn check_connections(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiError> {
+    for (i, t) in targets.iter().enumerate() {
+        let Kind::Http(h) = &t.kind;
+        if let Some(c) = &h.connection {
+            let found = st
+                .engine
+                .connections()
+                .get(c)
+                .map_err(|e| ApiError::internal("reading a connection", &e))?;
+            if found.is_none() {
+                let pointer = format!("/targets/{i}/connection");
+                return Err(ApiError::bad_request(
+                    "invalid-target",
+                    format!("{pointer}: connection {c:?} does not exist; create it with PUT /v1/connections/{c}"),
+                )
+                .with_error(pointer, format!("connection {c:?} does not exist")));
+            }
         }
     }
     Ok(())

@@ -138,7 +138,9 @@ pub enum ConnectionError {
     #[error("connection {0:?} does not exist")]
     NotFound(String),
     /// `If-Match` failed.
-    #[error("connection {name:?} is at version {current:?}; the request expected another (If-Match)")]
+    #[error(
+        "connection {name:?} is at version {current:?}; the request expected another (If-Match)"
+    )]
     PreconditionFailed {
         /// The connection.
         name: String,
@@ -165,21 +167,30 @@ fn text(m: &mut serde_json::Map<String, Value>, at: &str, name: &str) -> Result<
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) => Err(SpecError::new(format!("{at}/{name}"), "is empty")),
         None | Some(Value::Null) => Err(SpecError::new(format!("{at}/{name}"), "is required")),
-        Some(_) => Err(SpecError::new(format!("{at}/{name}"), "a string was expected")),
+        Some(_) => Err(SpecError::new(
+            format!("{at}/{name}"),
+            "a string was expected",
+        )),
     }
 }
 
 fn rest(m: serde_json::Map<String, Value>, at: &str) -> Result<(), SpecError> {
     match m.keys().next() {
         None => Ok(()),
-        Some(k) => Err(SpecError::new(format!("{at}/{k}"), "is not a member of this object")),
+        Some(k) => Err(SpecError::new(
+            format!("{at}/{k}"),
+            "is not a member of this object",
+        )),
     }
 }
 
 /// Reads a `PUT` body: `(description, auth)`.
 pub fn parse_body(body: &Value) -> Result<(String, Auth), SpecError> {
     let Value::Object(map) = body else {
-        return Err(SpecError::new("", "the body is an object: {\"basic\": {…}} or {\"api_key\": {…}} or {\"oauth_client_credentials\": {…}}"));
+        return Err(SpecError::new(
+            "",
+            "the body is an object: {\"basic\": {…}} or {\"api_key\": {…}} or {\"oauth_client_credentials\": {…}}",
+        ));
     };
     let mut map = map.clone();
     let description = match map.remove("description") {
@@ -191,7 +202,11 @@ pub fn parse_body(body: &Value) -> Result<(String, Auth), SpecError> {
         Some(_) => return Err(SpecError::new("/description", "a string was expected")),
     };
     let kinds = ["basic", "api_key", "oauth_client_credentials"];
-    let given: Vec<&str> = kinds.iter().copied().filter(|k| map.contains_key(*k)).collect();
+    let given: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| map.contains_key(*k))
+        .collect();
     let kind = match given.as_slice() {
         [one] => *one,
         [] => {
@@ -224,11 +239,17 @@ pub fn parse_body(body: &Value) -> Result<(String, Auth), SpecError> {
         "api_key" => {
             let header = text(&mut m, &at, "header")?;
             if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-                return Err(SpecError::new(format!("{at}/header"), format!("{header:?} is not a header name")));
+                return Err(SpecError::new(
+                    format!("{at}/header"),
+                    format!("{header:?} is not a header name"),
+                ));
             }
             let value = text(&mut m, &at, "value")?;
             if http::HeaderValue::from_str(&value).is_err() {
-                return Err(SpecError::new(format!("{at}/value"), "is not a valid header value"));
+                return Err(SpecError::new(
+                    format!("{at}/value"),
+                    "is not a valid header value",
+                ));
             }
             rest(m, &at)?;
             Auth::ApiKey { header, value }
@@ -253,10 +274,18 @@ pub fn parse_body(body: &Value) -> Result<(String, Auth), SpecError> {
                     .enumerate()
                     .map(|(i, s)| match s {
                         Value::String(s) => Ok(s),
-                        _ => Err(SpecError::new(format!("{at}/scopes/{i}"), "a string was expected")),
+                        _ => Err(SpecError::new(
+                            format!("{at}/scopes/{i}"),
+                            "a string was expected",
+                        )),
                     })
                     .collect::<Result<_, _>>()?,
-                Some(_) => return Err(SpecError::new(format!("{at}/scopes"), "an array of strings was expected")),
+                Some(_) => {
+                    return Err(SpecError::new(
+                        format!("{at}/scopes"),
+                        "an array of strings was expected",
+                    ));
+                }
             };
             let params = match m.remove("params") {
                 None | Some(Value::Null) => BTreeMap::new(),
@@ -264,10 +293,18 @@ pub fn parse_body(body: &Value) -> Result<(String, Auth), SpecError> {
                     .into_iter()
                     .map(|(k, v)| match v {
                         Value::String(s) => Ok((k, s)),
-                        _ => Err(SpecError::new(format!("{at}/params/{k}"), "a string was expected")),
+                        _ => Err(SpecError::new(
+                            format!("{at}/params/{k}"),
+                            "a string was expected",
+                        )),
                     })
                     .collect::<Result<_, _>>()?,
-                Some(_) => return Err(SpecError::new(format!("{at}/params"), "an object of strings was expected")),
+                Some(_) => {
+                    return Err(SpecError::new(
+                        format!("{at}/params"),
+                        "an object of strings was expected",
+                    ));
+                }
             };
             rest(m, &at)?;
             Auth::OauthClientCredentials {
@@ -316,7 +353,12 @@ impl Connections {
 
     /// One connection.
     pub fn get(&self, name: &str) -> Result<Option<Arc<ConnectionSpec>>, MetaError> {
-        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             return Ok(Some(c.clone()));
         }
         let spec: Option<ConnectionSpec> = self.meta.get(TREE, name)?;
@@ -358,7 +400,9 @@ impl Connections {
             name: name.to_owned(),
             description,
             auth,
-            created_at: old.as_ref().map_or_else(|| now.clone(), |o| o.created_at.clone()),
+            created_at: old
+                .as_ref()
+                .map_or_else(|| now.clone(), |o| o.created_at.clone()),
             updated_at: now,
             version: old.as_ref().map_or(1, |o| o.version + 1),
         };
@@ -388,17 +432,41 @@ impl Connections {
     }
 
     fn forget(&self, name: &str) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
     }
 
-    /// Drops a cached OAuth token (the target answered 401).
-    pub fn invalidate(&self, name: &str) {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+    /// Drops the cached OAuth token if it is still the one a target refused with 401 (`sent`
+    /// is the `Authorization` value of that request): many requests refused at once cause
+    /// one new token, not one each.
+    pub async fn invalidate(&self, name: &str, sent: &http::HeaderValue) {
+        let slot = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        if let Some(slot) = slot {
+            let mut t = slot.lock().await;
+            if t.as_ref()
+                .is_some_and(|t| sent.as_bytes() == format!("Bearer {}", t.value).as_bytes())
+            {
+                *t = None;
+            }
+        }
     }
 
     /// The header that authenticates a request through connection `name`.
-    pub async fn header(&self, name: &str) -> Result<(http::HeaderName, http::HeaderValue), ConnectionError> {
+    pub async fn header(
+        &self,
+        name: &str,
+    ) -> Result<(http::HeaderName, http::HeaderValue), ConnectionError> {
         let spec = self
             .get(name)?
             .ok_or_else(|| ConnectionError::NotFound(name.to_owned()))?;
@@ -411,17 +479,20 @@ impl Connections {
             Auth::Basic { username, password } => {
                 let b64 = base64::engine::general_purpose::STANDARD
                     .encode(format!("{username}:{password}"));
-                let v = http::HeaderValue::from_str(&format!("Basic {b64}")).map_err(|_| bad("the credentials"))?;
+                let v = http::HeaderValue::from_str(&format!("Basic {b64}"))
+                    .map_err(|_| bad("the credentials"))?;
                 Ok((http::header::AUTHORIZATION, v))
             }
             Auth::ApiKey { header, value } => {
-                let n = http::HeaderName::from_bytes(header.as_bytes()).map_err(|_| bad("the header name"))?;
+                let n = http::HeaderName::from_bytes(header.as_bytes())
+                    .map_err(|_| bad("the header name"))?;
                 let v = http::HeaderValue::from_str(value).map_err(|_| bad("the key"))?;
                 Ok((n, v))
             }
             Auth::OauthClientCredentials { .. } => {
                 let token = self.token(&spec).await?;
-                let v = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| bad("the token"))?;
+                let v = http::HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| bad("the token"))?;
                 Ok((http::header::AUTHORIZATION, v))
             }
         }
@@ -474,7 +545,10 @@ impl Connections {
             .client
             .post(token_url)
             .basic_auth(client_id, Some(client_secret))
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(http::header::ACCEPT, "application/json")
             .body(body)
             .timeout(Duration::from_secs(10))
@@ -482,7 +556,10 @@ impl Connections {
             .await
             .map_err(|e| fail(crate::http::error_text(&e)))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| fail(crate::http::error_text(&e)))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| fail(crate::http::error_text(&e)))?;
         if !status.is_success() {
             return Err(fail(format!(
                 "status {}: {}",
@@ -499,10 +576,17 @@ impl Connections {
             .to_owned();
         let ttl = v
             .get("expires_in")
-            .and_then(|e| e.as_u64().or_else(|| e.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|e| {
+                e.as_u64()
+                    .or_else(|| e.as_str().and_then(|s| s.parse().ok()))
+            })
             .map_or(Duration::from_secs(3600), Duration::from_secs);
-        let expires = Instant::now() + ttl.saturating_sub(Duration::from_secs(30)).max(Duration::from_secs(1));
-        metrics::counter!("railyard_oauth_token_fetches_total", "connection" => spec.name.clone()).increment(1);
+        let expires = Instant::now()
+            + ttl
+                .saturating_sub(Duration::from_secs(30))
+                .max(Duration::from_secs(1));
+        metrics::counter!("railyard_oauth_token_fetches_total", "connection" => spec.name.clone())
+            .increment(1);
         *slot = Some(Token {
             value: token.clone(),
             expires,
@@ -516,7 +600,9 @@ fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(char::from(b)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(char::from(b))
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

@@ -341,7 +341,9 @@ async fn stop_bus(be: &Arc<BusEngine>, checkpoint: bool) {
             Ok(Err(e)) => {
                 tracing::error!(bus = %be.name, error = %e, "the last delivery checkpoint failed")
             }
-            Err(e) => tracing::error!(bus = %be.name, error = %e, "the last delivery checkpoint failed"),
+            Err(e) => {
+                tracing::error!(bus = %be.name, error = %e, "the last delivery checkpoint failed")
+            }
         }
     }
 }
@@ -373,7 +375,10 @@ fn durable_trace(be: &BusEngine, seq: u64) -> Value {
                 attempts,
             )
         } else if let Some((next, attempts)) = waiting {
-            (json!({"state": "retrying", "next_attempt_at": next}), attempts)
+            (
+                json!({"state": "retrying", "next_attempt_at": next}),
+                attempts,
+            )
         } else if idx < committed {
             (json!({"state": "delivered"}), Vec::new())
         } else {

@@ -92,11 +92,20 @@ mod tests {
 
     #[test]
     fn retry_after_picks_a_level_at_least_as_long() {
-        assert_eq!(LEVELS[level(1, Some(Duration::from_secs(2)))], Duration::from_secs(2));
-        assert_eq!(LEVELS[level(1, Some(Duration::from_secs(3)))], Duration::from_secs(4));
+        assert_eq!(
+            LEVELS[level(1, Some(Duration::from_secs(2)))],
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            LEVELS[level(1, Some(Duration::from_secs(3)))],
+            Duration::from_secs(4)
+        );
         // The backoff wins when it is longer.
         assert_eq!(level(6, Some(Duration::from_secs(2))), 5);
-        assert_eq!(level(1, Some(Duration::from_secs(100_000))), LEVELS.len() - 1);
+        assert_eq!(
+            level(1, Some(Duration::from_secs(100_000))),
+            LEVELS.len() - 1
+        );
     }
 
     #[test]
@@ -114,7 +123,10 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
             Some(Duration::from_secs(10))
         );
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -141,8 +141,10 @@ impl Target {
     /// The waiting retries, locked.
     pub fn waiting(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (String, Vec<crate::store::Attempt>)>>
-    {
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<u64, (String, Vec<crate::store::Attempt>)>,
+    > {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -53,7 +53,7 @@ async fn rules_of_every_kind_route_together() {
             .save(
                 "shop",
                 name,
-                &json!({"filter": filter, "targets": [{"transform": {"kind": "constant", "value": 1}}]}),
+                &json!({"filter": filter, "targets": [{"id": "t", "kind": "http", "url": "http://127.0.0.1:9/", "transform": {"kind": "constant", "value": 1}}]}),
             )
             .await;
         assert_eq!(saved["filter"], *filter, "stored as given");
@@ -164,19 +164,19 @@ async fn invalid_filters_and_transforms_name_the_place() {
             "exactly one",
         ),
         (
-            json!({"filter": {"pattern": {"type": ["a"]}}, "targets": [{}, {"transform": {"kind": "template", "paths": {"a": "$.id"}, "template": "<b>"}}]}),
+            json!({"filter": {"pattern": {"type": ["a"]}}, "targets": [{"id": "a", "kind": "http", "url": "http://127.0.0.1:9/"}, {"id": "b", "kind": "http", "url": "http://127.0.0.1:9/", "transform": {"kind": "template", "paths": {"a": "$.id"}, "template": "<b>"}}]}),
             "/targets/1/transform/template",
             None,
             "b",
         ),
         (
-            json!({"filter": {"pattern": {"type": ["a"]}}, "targets": [{"transform": {"kind": "jsonpath", "path": "$["}}]}),
+            json!({"filter": {"pattern": {"type": ["a"]}}, "targets": [{"id": "a", "kind": "http", "url": "http://127.0.0.1:9/", "transform": {"kind": "jsonpath", "path": "$["}}]}),
             "/targets/0/transform/path",
             None,
             "",
         ),
         (
-            json!({"filter": {"pattern": {"type": ["a"]}}, "targets": [{"transform": {"kind": "nope"}}]}),
+            json!({"filter": {"pattern": {"type": ["a"]}}, "targets": [{"id": "a", "kind": "http", "url": "http://127.0.0.1:9/", "transform": {"kind": "nope"}}]}),
             "/targets/0/transform/kind",
             None,
             "nope",

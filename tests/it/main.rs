@@ -3,8 +3,10 @@
 
 mod api;
 mod crash;
+mod delivery;
 mod filters;
 mod harness;
 mod python_sdk;
+mod receiver;
 mod rules;
 mod storage;

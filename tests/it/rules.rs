@@ -148,7 +148,7 @@ async fn rules_crud_with_etags_pagination_and_restart() {
     assert_eq!(r.headers()["etag"], "\"1\"");
     assert_eq!(r.json::<Value>().await.expect("json"), r1);
 
-    let targets = json!([{"kind": "http", "url": "http://127.0.0.1:9/hook"}]);
+    let targets = json!([{"id": "hook", "kind": "http", "url": "http://127.0.0.1:9/hook"}]);
     for name in ["r3", "r2"] {
         let mut b = pattern(json!({"source": ["/it"]}));
         b["targets"] = targets.clone();

@@ -93,9 +93,13 @@ pub async fn send(
             req = req.header(n, v);
         }
         let mut oauth = false;
+        let mut sent_auth = None;
         if let Some(name) = &spec.connection {
             match connections.header(name).await {
-                Ok((n, v)) => req = req.header(n, v),
+                Ok((n, v)) => {
+                    sent_auth = Some(v.clone());
+                    req = req.header(n, v);
+                }
                 Err(e) => {
                     return Outcome::Retry {
                         status: None,
@@ -126,7 +130,9 @@ pub async fn send(
             && !refreshed
             && let Some(name) = &spec.connection
         {
-            connections.invalidate(name);
+            if let Some(v) = &sent_auth {
+                connections.invalidate(name, v).await;
+            }
             refreshed = true;
             let _ = resp.bytes().await;
             continue;

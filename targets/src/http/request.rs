@@ -11,8 +11,8 @@
 //!
 //! The common case (no transform, structured or body mode) sends the stored bytes untouched.
 
-use bytes::Bytes;
 use bus::event::Event;
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use rules::{Context, Output, Transform};
 use serde_json::Value;
@@ -55,13 +55,17 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
     let (mode, event_json): (Mode, Bytes) = match (spec.mode, output) {
         (Mode::Body, None) => {
             return Ok(Prepared {
-                headers: header("content-type", "application/json").into_iter().collect(),
+                headers: header("content-type", "application/json")
+                    .into_iter()
+                    .collect(),
                 body: event.clone(),
             });
         }
         (Mode::Body, Some(Shaped::Event(v))) => {
             return Ok(Prepared {
-                headers: header("content-type", "application/json").into_iter().collect(),
+                headers: header("content-type", "application/json")
+                    .into_iter()
+                    .collect(),
                 body: Bytes::from(v.to_string()),
             });
         }
@@ -75,11 +79,14 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
         (m, None) => (m, event.clone()),
         (m, Some(Shaped::Event(v))) => (m, Bytes::from(v.to_string())),
         (m, Some(Shaped::Data(out))) => {
-            let mut v: Value =
-                serde_json::from_slice(event).map_err(|e| format!("the stored event is not JSON: {e}"))?;
+            let mut v: Value = serde_json::from_slice(event)
+                .map_err(|e| format!("the stored event is not JSON: {e}"))?;
             if let Value::Object(map) = &mut v {
                 map.remove("data_base64");
-                map.insert("datacontenttype".into(), Value::String(out.content_type().into()));
+                map.insert(
+                    "datacontenttype".into(),
+                    Value::String(out.content_type().into()),
+                );
                 let data = match out {
                     Output::Text(t) => Value::String(t),
                     other => other.into_value(),
@@ -91,9 +98,12 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
     };
     match mode {
         Mode::Structured | Mode::Body => Ok(Prepared {
-            headers: header("content-type", "application/cloudevents+json; charset=utf-8")
-                .into_iter()
-                .collect(),
+            headers: header(
+                "content-type",
+                "application/cloudevents+json; charset=utf-8",
+            )
+            .into_iter()
+            .collect(),
             body: event_json,
         }),
         Mode::Binary => {
@@ -186,14 +196,20 @@ mod tests {
     }
 
     fn get<'a>(p: &'a Prepared, name: &str) -> Option<&'a str> {
-        p.headers.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.to_str().ok())
+        p.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.to_str().ok())
     }
 
     #[test]
     fn modes() {
         let p = prepare(&spec(Mode::Structured), plain(), &event()).unwrap();
         assert_eq!(p.body, event());
-        assert_eq!(get(&p, "content-type"), Some("application/cloudevents+json; charset=utf-8"));
+        assert_eq!(
+            get(&p, "content-type"),
+            Some("application/cloudevents+json; charset=utf-8")
+        );
         let p = prepare(&spec(Mode::Binary), plain(), &event()).unwrap();
         assert_eq!(&p.body[..], br#"{"n":5}"#);
         assert_eq!(get(&p, "ce-id"), Some("1"));

@@ -66,9 +66,9 @@ impl RateLimit {
 
     /// Parses `"300/s"`, `"20/m"`, `"1000/h"` or `"5/10s"`.
     pub fn parse(text: &str) -> Result<RateLimit, String> {
-        let (count, per) = text
-            .split_once('/')
-            .ok_or_else(|| format!("{text:?} is not a rate; write it as \"300/s\" (also /m, /h, /10s)"))?;
+        let (count, per) = text.split_once('/').ok_or_else(|| {
+            format!("{text:?} is not a rate; write it as \"300/s\" (also /m, /h, /10s)")
+        })?;
         let count: u32 = count
             .trim()
             .parse()
@@ -83,7 +83,9 @@ impl RateLimit {
                 .map_err(|e| format!("{text:?}: the period {other:?} is not a duration ({e})"))?,
         };
         if per.is_zero() || per > Duration::from_secs(86_400) {
-            return Err(format!("{text:?}: the period is above zero and at most a day"));
+            return Err(format!(
+                "{text:?}: the period is above zero and at most a day"
+            ));
         }
         Ok(RateLimit { count, per })
     }
@@ -148,7 +150,10 @@ fn duration(obj: &mut Obj, name: &str, max: Duration) -> Result<Option<Duration>
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
             let d = humantime::parse_duration(&s).map_err(|e| {
-                SpecError::new(&at, format!("{s:?} is not a duration such as \"10s\" ({e})"))
+                SpecError::new(
+                    &at,
+                    format!("{s:?} is not a duration such as \"10s\" ({e})"),
+                )
             })?;
             if d.is_zero() || d > max {
                 return Err(SpecError::new(

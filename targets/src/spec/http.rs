@@ -54,7 +54,10 @@ pub(super) fn parse(obj: &mut Obj) -> Result<HttpSpec, SpecError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(SpecError::new(
             obj.ptr("url"),
-            format!("the scheme is {:?}; http or https was expected", url.scheme()),
+            format!(
+                "the scheme is {:?}; http or https was expected",
+                url.scheme()
+            ),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -113,8 +116,7 @@ pub(super) fn parse(obj: &mut Obj) -> Result<HttpSpec, SpecError> {
     };
     let connection = obj.opt_str("connection")?;
     if let Some(c) = &connection {
-        bus::registry::check_name(c)
-            .map_err(|r| SpecError::new(obj.ptr("connection"), r))?;
+        bus::registry::check_name(c).map_err(|r| SpecError::new(obj.ptr("connection"), r))?;
     }
     Ok(HttpSpec {
         url,

@@ -38,18 +38,54 @@ fn errors_name_the_member() {
         (json!({"kind": "http", "url": "http://x"}), "/targets/0/id"),
         (json!({"id": "a", "kind": "smtp"}), "/targets/0/kind"),
         (json!({"id": "a", "kind": "http"}), "/targets/0/url"),
-        (json!({"id": "a", "kind": "http", "url": "ftp://x"}), "/targets/0/url"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "timeout": 10}), "/targets/0/timeout"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "max_in_flight": 0}), "/targets/0/max_in_flight"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "rate_limit": "fast"}), "/targets/0/rate_limit"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "retry": {"max_age": "soon"}}), "/targets/0/retry/max_age"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "retry": {"tries": 1}}), "/targets/0/retry/tries"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "mode": "json"}), "/targets/0/mode"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "headers": {"host": "y"}}), "/targets/0/headers/host"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "max_inflight": 3}), "/targets/0/max_inflight"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "ordering_key": "a b"}), "/targets/0/ordering_key"),
-        (json!({"id": "a", "kind": "http", "url": "http://x", "transform": {"kind": "nope"}}), "/targets/0/transform/kind"),
-        (json!({"id": "a/b", "kind": "http", "url": "http://x"}), "/targets/0/id"),
+        (
+            json!({"id": "a", "kind": "http", "url": "ftp://x"}),
+            "/targets/0/url",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "timeout": 10}),
+            "/targets/0/timeout",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "max_in_flight": 0}),
+            "/targets/0/max_in_flight",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "rate_limit": "fast"}),
+            "/targets/0/rate_limit",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "retry": {"max_age": "soon"}}),
+            "/targets/0/retry/max_age",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "retry": {"tries": 1}}),
+            "/targets/0/retry/tries",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "mode": "json"}),
+            "/targets/0/mode",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "headers": {"host": "y"}}),
+            "/targets/0/headers/host",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "max_inflight": 3}),
+            "/targets/0/max_inflight",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "ordering_key": "a b"}),
+            "/targets/0/ordering_key",
+        ),
+        (
+            json!({"id": "a", "kind": "http", "url": "http://x", "transform": {"kind": "nope"}}),
+            "/targets/0/transform/kind",
+        ),
+        (
+            json!({"id": "a/b", "kind": "http", "url": "http://x"}),
+            "/targets/0/id",
+        ),
     ];
     for (t, want) in cases {
         let e = parse_targets(&[t.clone()], "/targets").unwrap_err();
@@ -64,7 +100,10 @@ fn errors_name_the_member() {
 fn rates_parse() {
     let r = RateLimit::parse("300/s").unwrap();
     assert_eq!(r.count, 300);
-    assert_eq!(RateLimit::parse("5/10s").unwrap().interval(), std::time::Duration::from_secs(2));
+    assert_eq!(
+        RateLimit::parse("5/10s").unwrap().interval(),
+        std::time::Duration::from_secs(2)
+    );
     assert!(RateLimit::parse("0/s").is_err());
     assert!(RateLimit::parse("5").is_err());
 }

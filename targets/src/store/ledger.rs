@@ -276,7 +276,11 @@ impl Ledger {
                 .encode()
             })
             .collect();
-        let pending: Vec<Vec<u8>> = self.redriven.iter().map(|r| Rec::Retry(r.clone()).encode()).collect();
+        let pending: Vec<Vec<u8>> = self
+            .redriven
+            .iter()
+            .map(|r| Rec::Retry(r.clone()).encode())
+            .collect();
         self.journal.rewrite(
             retries
                 .iter()
@@ -331,7 +335,10 @@ mod tests {
         }
         let (mut l, retries) = Ledger::open(&path).unwrap();
         assert_eq!(retries.keys().copied().collect::<Vec<_>>(), vec![3]);
-        assert_eq!(l.list(0, 10).iter().map(|d| d.sequence).collect::<Vec<_>>(), vec![20]);
+        assert_eq!(
+            l.list(0, 10).iter().map(|d| d.sequence).collect::<Vec<_>>(),
+            vec![20]
+        );
         assert_eq!(l.next_dead, 3);
         assert_eq!(l.redrive(None, 5).unwrap(), 1);
         assert_eq!(l.redriven[0].seq, 20);

@@ -300,7 +300,15 @@ mod tests {
         q.flush().unwrap();
         let mut out = Vec::new();
         q.read(SEGMENT_ENTRIES - 2, 4, &mut out).unwrap();
-        assert_eq!(out, vec![SEGMENT_ENTRIES - 1, SEGMENT_ENTRIES, SEGMENT_ENTRIES + 1, SEGMENT_ENTRIES + 2]);
+        assert_eq!(
+            out,
+            vec![
+                SEGMENT_ENTRIES - 1,
+                SEGMENT_ENTRIES,
+                SEGMENT_ENTRIES + 1,
+                SEGMENT_ENTRIES + 2
+            ]
+        );
         q.release(SEGMENT_ENTRIES + 1).unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         drop(q);

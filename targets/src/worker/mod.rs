@@ -235,14 +235,23 @@ impl Worker {
             .store(self.window.committed(), Ordering::Release);
         let retrying: usize = self.levels.iter().map(VecDeque::len).sum();
         self.t.retrying.store(retrying, Ordering::Release);
-        self.t.in_flight.store(self.flights.len(), Ordering::Release);
+        self.t
+            .in_flight
+            .store(self.flights.len(), Ordering::Release);
         self.t.meters.depth.set(self.t.depth() as f64);
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        let due = self.levels.iter().filter_map(|l| l.front().map(|w| w.due)).min();
+        let due = self
+            .levels
+            .iter()
+            .filter_map(|l| l.front().map(|w| w.due))
+            .min();
         let running = self.t.running();
-        let has_work = due.is_some() || !self.ready.is_empty() || !self.buf.is_empty();
+        let has_work = due.is_some()
+            || !self.ready.is_empty()
+            || !self.buf.is_empty()
+            || self.t.queue.written() > self.read_pos;
         let paced = if running.spec.delivery.rate_limit.is_some() && has_work {
             self.pace.next()
         } else {
@@ -466,7 +475,14 @@ impl Worker {
         }
     }
 
-    fn schedule(&mut self, mut item: Item, level: usize, delay: Duration, due_ms: i64, attempt: Attempt) {
+    fn schedule(
+        &mut self,
+        mut item: Item,
+        level: usize,
+        delay: Duration,
+        due_ms: i64,
+        attempt: Attempt,
+    ) {
         let mut ledger = self.t.ledger();
         let id = match item.retry {
             Some(id) => id,

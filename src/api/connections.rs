@@ -1,0 +1,157 @@
+//! `/v1/connections`: credentials for HTTP targets (basic, API key, OAuth client credentials).
+//!
+//! `PUT` creates (201) or replaces (200); secrets are write-only: no answer ever contains them.
+//! `DELETE` of a connection that a rule's target names is a 409 naming the rules, as deleting it
+//! would break their deliveries.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use targets::ConnectionError;
+
+use super::AppState;
+use super::etag::{if_match, with_etag};
+use super::json::JsonBody;
+use super::problem::{ApiError, page_limit};
+
+impl From<ConnectionError> for ApiError {
+    fn from(e: ConnectionError) -> ApiError {
+        match e {
+            ConnectionError::Invalid(e) => ApiError::spec(&e, "invalid-connection"),
+            ConnectionError::NotFound(n) => {
+                ApiError::not_found(format!("connection {n:?} does not exist"))
+            }
+            ConnectionError::PreconditionFailed { current, .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+                match current {
+                    Some(v) => {
+                        format!("the connection changed since you read it: it is at ETag \"{v}\"")
+                    }
+                    None => "If-Match names a version but the connection does not exist".into(),
+                },
+            ),
+            ConnectionError::Token { .. } => ApiError::internal("fetching a token", &e),
+            ConnectionError::Meta(e) => ApiError::internal("metadata store failure", &e),
+        }
+    }
+}
+
+fn check(name: &str) -> Result<(), ApiError> {
+    bus::registry::check_name(name).map_err(|r| {
+        ApiError::bad_request("invalid-name", format!("connection name {name:?}: {r}"))
+            .with_error("/name", r)
+    })
+}
+
+/// `GET /v1/connections?limit=&cursor=`
+pub async fn list(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let limit = page_limit(&q)?;
+    let cursor = q.get("cursor").map(String::as_str).unwrap_or_default();
+    let mut page = st
+        .engine
+        .connections()
+        .list(cursor, limit + 1)
+        .map_err(|e| ApiError::internal("listing connections", &e))?;
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next = match page.last() {
+        Some(last) if more => Value::String(last.name.clone()),
+        _ => Value::Null,
+    };
+    let items: Vec<Value> = page.iter().map(|c| c.public()).collect();
+    Ok(axum::Json(json!({ "connections": items, "next_cursor": next })).into_response())
+}
+
+/// `GET /v1/connections/{name}`
+pub async fn get(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = st
+        .engine
+        .connections()
+        .get(&name)
+        .map_err(|e| ApiError::internal("reading a connection", &e))?
+        .ok_or_else(|| ApiError::not_found(format!("connection {name:?} does not exist")))?;
+    Ok(with_etag(StatusCode::OK, c.version, c.public()))
+}
+
+/// `PUT /v1/connections/{name}`
+pub async fn put(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    check(&name)?;
+    let conns = st.engine.connections().clone();
+    let current = conns
+        .get(&name)
+        .map_err(|e| ApiError::internal("reading a connection", &e))?
+        .map(|c| c.version);
+    let expected = if_match(&headers, current, "connection")?;
+    let (spec, created) = tokio::task::spawn_blocking(move || conns.put(&name, &body, expected))
+        .await
+        .map_err(|e| ApiError::internal("connection update task", &e))??;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_etag(status, spec.version, spec.public()))
+}
+
+/// `DELETE /v1/connections/{name}`
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let conns = st.engine.connections().clone();
+    let current = conns
+        .get(&name)
+        .map_err(|e| ApiError::internal("reading a connection", &e))?
+        .map(|c| c.version);
+    let expected = if_match(&headers, current, "connection")?;
+    if current.is_none() {
+        return Err(ApiError::not_found(format!(
+            "connection {name:?} does not exist"
+        )));
+    }
+    let users: Vec<String> = st
+        .buses
+        .rules()
+        .all()
+        .map_err(|e| ApiError::internal("reading rules", &e))?
+        .into_iter()
+        .filter(|r| {
+            r.targets
+                .iter()
+                .any(|t| t.get("connection").and_then(Value::as_str) == Some(name.as_str()))
+        })
+        .map(|r| format!("{}/{}", r.bus, r.name))
+        .collect();
+    if !users.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            format!(
+                "connection {name:?} is used by the targets of rules {users:?}; change or delete them first"
+            ),
+        )
+        .with("rules", json!(users)));
+    }
+    tokio::task::spawn_blocking(move || conns.delete(&name, expected))
+        .await
+        .map_err(|e| ApiError::internal("connection delete task", &e))??;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
