@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (embedded storage; settings from --config, RAILYARD_* and flags)
-    Serve(Overrides),
+    Serve(Box<Overrides>),
     /// Inspect the event log on disk
     Log {
         #[command(subcommand)]

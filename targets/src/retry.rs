@@ -79,6 +79,7 @@ fn httpdate(v: &str) -> Option<SystemTime> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]

@@ -9,6 +9,7 @@
 //! Layout: `ingest` (connections, workers, schedule), `payload` (prebuilt bodies), `report`
 //! (statistics and output), `machine` (what the numbers were measured on), `sink` (the baseline).
 
+mod e2e;
 mod ingest;
 mod machine;
 mod payload;
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// A bare HTTP endpoint that answers 202 without storing: the baseline
     Sink(SinkArgs),
+    /// End to end through a running server: 202 → delivered latency, delivery throughput
+    E2e(e2e::E2eArgs),
 }
 
 /// Runs one `railyard bench` subcommand to completion.
@@ -33,6 +36,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Sink(args) => sink::run(args).await,
+        BenchCommand::E2e(args) => e2e::run(args).await,
     }
 }
 

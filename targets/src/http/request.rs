@@ -166,6 +166,7 @@ fn shape(s: Shaping<'_>, event: &Bytes) -> Result<Option<Shaped>, String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use serde_json::json;
 

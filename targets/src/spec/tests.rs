@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::json;
 
 use super::*;
@@ -88,7 +90,7 @@ fn errors_name_the_member() {
         ),
     ];
     for (t, want) in cases {
-        let e = parse_targets(&[t.clone()], "/targets").unwrap_err();
+        let e = parse_targets(std::slice::from_ref(&t), "/targets").unwrap_err();
         assert_eq!(e.pointer, want, "{t}: {e}");
     }
     let dup = json!({"id": "a", "kind": "http", "url": "http://x"});

@@ -293,6 +293,7 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     fn letter(seq: u64) -> DeadLetter {

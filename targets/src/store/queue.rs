@@ -1,10 +1,10 @@
 //! A target's queue of matched events: RocketMQ's ConsumeQueue.
 //!
 //! The bus log holds the events; the queue holds only their sequences, 8 bytes each (little
-//! endian), in the order the dispatcher matched them (increasing). Entry `i` sits at byte `8 * (i
-//! - base)` of the segment file named by its first index `base` (20 digits, `.q`); segments hold
-//! [`SEGMENT_ENTRIES`] entries, and a segment wholly below the consumer's committed index is
-//! deleted.
+//! endian), in the order the dispatcher matched them (increasing). Entry `i` sits at byte
+//! `8 * (i - base)` of the segment file named by its first index `base` (20 digits, `.q`);
+//! segments hold [`SEGMENT_ENTRIES`] entries, and a segment wholly below the consumer's committed
+//! index is deleted.
 //!
 //! Durability: appends are written to the files at once (readers see them through the page
 //! cache) and made durable by [`Queue::sync`], which the bus's checkpoint calls *before* it
@@ -86,10 +86,7 @@ impl Queue {
         };
         inner.first = inner.segs.keys().next().copied().unwrap_or(0);
         // Walk back from the end: drop entries above max_seq, partial entries, empty segments.
-        loop {
-            let Some((&base, file)) = inner.segs.iter().next_back() else {
-                break;
-            };
+        while let Some((&base, file)) = inner.segs.iter().next_back() {
             let len = file.metadata()?.len() / ENTRY;
             let mut keep = len;
             let mut buf = [0u8; 8];
@@ -139,14 +136,14 @@ impl Queue {
         let mut at = 0usize;
         while at < pending.len() {
             let base = inner.next - inner.next % SEGMENT_ENTRIES;
-            if !inner.segs.contains_key(&base) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = inner.segs.entry(base) {
                 let file = OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .open(seg_path(&self.dir, base))?;
-                inner.segs.insert(base, file);
+                slot.insert(file);
                 if let Ok(d) = File::open(&self.dir) {
                     d.sync_all()?;
                 }
@@ -261,6 +258,7 @@ impl Queue {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
