@@ -15,10 +15,8 @@ use crate::store::Attempt;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeliveryState {
-    /// Queued, not attempted yet.
+    /// Queued, or its first attempt is running.
     Pending,
-    /// An attempt is running.
-    InFlight,
     /// The target confirmed it.
     Delivered,
     /// Failed; another attempt is due then.

@@ -8,6 +8,7 @@
 //! - Anything else (other 4xx, 3xx: redirects are not followed, since a target that moved is a
 //!   configuration to fix, not something to chase on every event): dead-lettered at once.
 
+pub mod binary;
 pub mod request;
 
 use std::time::{Duration, SystemTime};

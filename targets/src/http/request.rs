@@ -107,6 +107,9 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
             body: event_json,
         }),
         Mode::Binary => {
+            if let Some((headers, body)) = super::binary::fast(&event_json) {
+                return Ok(Prepared { headers, body });
+            }
             let ev = Event::from_structured_json(&event_json)
                 .map_err(|e| format!("the event to send is not a valid CloudEvent: {e}"))?;
             let msg = ev.to_binary();

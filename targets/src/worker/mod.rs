@@ -372,13 +372,6 @@ impl Worker {
 
     fn launch(&mut self, mut item: Item, running: Arc<Running>) {
         self.load_event(&mut item);
-        self.ctx.traces.update(
-            item.seq,
-            &self.t.rule,
-            &self.t.id,
-            DeliveryState::InFlight,
-            None,
-        );
         let ctx = self.ctx.clone();
         let rule = self.t.rule.clone();
         self.flights.push(Box::pin(async move {
