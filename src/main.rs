@@ -12,6 +12,15 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc rather than glibc's malloc: delivery allocates many short-lived buffers of about a
+/// kilobyte on one thread and frees them on another (events, requests), which glibc serves
+/// from its slow path (above its thread cache, with consolidation). Measured on this machine,
+/// `railyard bench e2e --events 60000`: server CPU per delivered event 72-82 µs with glibc,
+/// 40-53 µs with jemalloc (LD_PRELOAD, same binary, alternating runs).
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn init_tracing(filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
