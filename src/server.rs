@@ -97,7 +97,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let client = targets::http::client().context("building the HTTP client for targets")?;
     let connections = Arc::new(targets::Connections::new(
         buses.meta().clone(),
-        client.clone(),
+        targets::http::token_client().context("building the HTTP client for OAuth tokens")?,
     ));
     let engine = targets::Engine::start(
         &buses,

@@ -116,7 +116,7 @@ pub struct Engine {
 #[derive(Debug)]
 struct Inner {
     buses: RwLock<HashMap<String, Arc<BusEngine>>>,
-    client: reqwest::Client,
+    client: crate::http::Client,
     connections: Arc<Connections>,
     cfg: EngineConfig,
 }
@@ -140,7 +140,7 @@ impl Engine {
     pub async fn start(
         buses: &Buses,
         connections: Arc<Connections>,
-        client: reqwest::Client,
+        client: crate::http::Client,
         cfg: EngineConfig,
         mut rules: HashMap<String, Vec<(String, RuleDef)>>,
     ) -> Result<Engine, EngineError> {

@@ -4,9 +4,10 @@
 //! whether a target matched and how its delivery ended but keeps attempts only for deliveries
 //! that failed at least once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::store::Attempt;
@@ -57,7 +58,7 @@ pub struct EventTrace {
 }
 
 struct Inner {
-    map: HashMap<u64, EventTrace>,
+    map: FxHashMap<u64, EventTrace>,
     order: VecDeque<u64>,
 }
 
@@ -79,7 +80,7 @@ impl Traces {
         Traces {
             cap,
             inner: Mutex::new(Inner {
-                map: HashMap::new(),
+                map: FxHashMap::default(),
                 order: VecDeque::new(),
             }),
         }

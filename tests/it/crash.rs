@@ -193,6 +193,9 @@ async fn sigkill_during_delivery_loses_no_event() {
     let data = dir.path().join("data");
     let c = client();
     let rx = Receiver::start().await;
+    // A receiver that takes 2 ms per request, at most 8 at once: delivery (≤ 4,000/s) is
+    // still running when each kill comes.
+    rx.set_delay(Duration::from_millis(2));
     let mut srv = Server::start(&data, &[]);
     rule(
         &c,
@@ -200,7 +203,7 @@ async fn sigkill_during_delivery_loses_no_event() {
         "default",
         "crash",
         "t.crash",
-        json!([{"id": "t", "kind": "http", "url": rx.url("/"), "mode": "structured"}]),
+        json!([{"id": "t", "kind": "http", "url": rx.url("/"), "mode": "structured", "max_in_flight": 8}]),
     )
     .await;
     let per_round = TOTAL / KILLS;

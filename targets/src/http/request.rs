@@ -176,6 +176,7 @@ mod tests {
     fn spec(mode: Mode) -> HttpSpec {
         HttpSpec {
             url: reqwest::Url::parse("http://127.0.0.1:1/").unwrap(),
+            uri: "http://127.0.0.1:1/".parse().unwrap(),
             method: http::Method::POST,
             headers: vec![],
             mode,

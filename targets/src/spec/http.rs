@@ -34,6 +34,8 @@ impl Mode {
 pub struct HttpSpec {
     /// `http` or `https`.
     pub url: reqwest::Url,
+    /// The same, as the request URI.
+    pub uri: http::Uri,
     /// Default `POST`.
     pub method: Method,
     /// Sent with every request (after the CloudEvents headers, before the connection's auth).
@@ -118,8 +120,15 @@ pub(super) fn parse(obj: &mut Obj) -> Result<HttpSpec, SpecError> {
     if let Some(c) = &connection {
         bus::registry::check_name(c).map_err(|r| SpecError::new(obj.ptr("connection"), r))?;
     }
+    let uri: http::Uri = url.as_str().parse().map_err(|e| {
+        SpecError::new(
+            obj.ptr("url"),
+            format!("{url_text:?} is not a request URI ({e})"),
+        )
+    })?;
     Ok(HttpSpec {
         url,
+        uri,
         method,
         headers,
         mode,

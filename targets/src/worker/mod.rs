@@ -54,7 +54,7 @@ pub struct Ctx {
     /// The bus.
     pub bus: Arc<Bus>,
     /// HTTP client (pooled).
-    pub client: reqwest::Client,
+    pub client: crate::http::Client,
     /// Credentials.
     pub connections: Arc<Connections>,
     /// Event traces.
