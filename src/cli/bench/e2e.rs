@@ -342,6 +342,18 @@ pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
             delivered.saturating_sub(1) as f64 / span
         );
     }
+    // The same once ingest is over, so it does not compete for the CPU: the deliveries after
+    // the last 202, over the time from it to the last delivery.
+    if let (Some(last_ack), Some(end)) = (acks.values().max().copied(), last_at) {
+        let after = at.values().filter(|t| **t > last_ack).count();
+        let secs = end.saturating_duration_since(last_ack).as_secs_f64();
+        if after > 1000 && secs > 0.0 {
+            println!(
+                "delivery throughput after ingest ended: {:.0} events/s ({after} deliveries in {secs:.2} s)",
+                after as f64 / secs
+            );
+        }
+    }
     println!(
         "latency 202 → delivered (ms): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
         ms(0.5),
