@@ -256,7 +256,16 @@ impl Dispatcher {
             }
             let mut dispatched = self.bus.dispatched.load(Ordering::Acquire);
             self.apply_due(dispatched + 1).await;
-            if dispatched + 1 < log.next_sequence() {
+            let end = log.next_sequence();
+            if dispatched + 1 < end && self.router.is_empty() {
+                // No rule: nothing to match, nothing to read. Up to the next rule change.
+                let until = self.pending.front().map_or(end, |c| c.from.min(end));
+                if until > dispatched + 1 {
+                    self.bus.dispatched.store(until - 1, Ordering::Release);
+                    continue;
+                }
+            }
+            if dispatched + 1 < end {
                 let records = match log.read_after(dispatched, BATCH, BATCH_BYTES) {
                     Ok(r) => r,
                     Err(e) => {

@@ -172,6 +172,18 @@ impl Engine {
         dir: PathBuf,
         defs: Vec<(String, RuleDef)>,
     ) -> Result<Arc<BusEngine>, EngineError> {
+        let (be, d, rx) = self.prepare_bus(bus, dir, defs).await?;
+        self.launch_bus(&be, d, rx);
+        Ok(be)
+    }
+
+    /// Opens a bus's delivery state and applies its rules; nothing runs yet.
+    async fn prepare_bus(
+        &self,
+        bus: Arc<Bus>,
+        dir: PathBuf,
+        defs: Vec<(String, RuleDef)>,
+    ) -> Result<(Arc<BusEngine>, Dispatcher, mpsc::UnboundedReceiver<Change>), EngineError> {
         let name = bus.spec().name;
         let err = |source| EngineError {
             bus: name.clone(),
@@ -214,18 +226,22 @@ impl Engine {
             .await;
         }
         d.remove_strays();
+        self.inner
+            .buses
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, be.clone());
+        Ok((be, d, rx))
+    }
+
+    /// Starts a prepared bus's dispatcher and checkpoint task.
+    fn launch_bus(&self, be: &Arc<BusEngine>, d: Dispatcher, rx: mpsc::UnboundedReceiver<Change>) {
         let dispatcher = tokio::spawn(d.run(rx));
         let checkpointer = tokio::spawn(checkpoints(be.clone(), self.inner.cfg.checkpoint_every));
         be.tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend([dispatcher, checkpointer]);
-        self.inner
-            .buses
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name, be.clone());
-        Ok(be)
     }
 
     /// The engine of a bus.
@@ -429,5 +445,139 @@ async fn checkpoints(be: Arc<BusEngine>, every: Duration) {
             }
             Err(e) => tracing::error!(bus = %be.name, error = %e, "the checkpoint task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use bus::datadir::DataDir;
+    use bus::log::LogConfig;
+    use serde_json::json;
+
+    fn def(ty: &str) -> RuleDef {
+        let filter = rules::Filter::parse(
+            &json!({"pattern": {"type": [ty]}}),
+            &rules::Limits::default(),
+        )
+        .unwrap();
+        let targets = crate::spec::parse_targets(
+            &[json!({"id": "t", "kind": "http", "url": "http://127.0.0.1:9/"})],
+            "/targets",
+        )
+        .unwrap();
+        RuleDef {
+            filter: Arc::new(filter),
+            targets,
+        }
+    }
+
+    fn event(n: usize, ty: &str) -> Vec<u8> {
+        json!({"specversion": "1.0", "id": n.to_string(), "source": "/t", "type": ty})
+            .to_string()
+            .into_bytes()
+    }
+
+    /// The dispatcher starts only after every change and event exists, so it is as far behind
+    /// as it can be: each event must still be matched by the rules in force when it was
+    /// appended.
+    #[tokio::test]
+    async fn a_lagging_dispatcher_matches_each_event_by_the_rules_of_its_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::open(tmp.path()).unwrap();
+        let buses = Buses::open(dd, LogConfig::default()).unwrap();
+        let meta = buses.meta().clone();
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                buses: RwLock::new(HashMap::new()),
+                client: crate::http::client().unwrap(),
+                connections: Arc::new(Connections::new(meta, crate::http::token_client().unwrap())),
+                cfg: EngineConfig::default(),
+            }),
+        };
+        let bus = buses.get("default").unwrap();
+        let dir = tmp.path().join("delivery");
+        let (be, d, rx) = engine
+            .prepare_bus(bus.clone(), dir, Vec::new())
+            .await
+            .unwrap();
+        let append = |evs: Vec<Vec<u8>>| {
+            let bus = bus.clone();
+            async move { bus.log.append(evs).await.unwrap() }
+        };
+        engine.change("default", "r", Some(def("a"))); // from 1
+        append((1..=3).map(|n| event(n, "a")).collect()).await; // 1-3 match
+        engine.change("default", "r", Some(def("b"))); // from 4
+        append((4..=6).map(|n| event(n, "a")).collect()).await; // 4-6 do not
+        append((7..=8).map(|n| event(n, "b")).collect()).await; // 7-8 match
+        engine.change("default", "r", None); // from 9
+        append((9..=10).map(|n| event(n, "b")).collect()).await; // 9-10: no rule
+        engine.change("default", "r", Some(def("b"))); // from 11
+        append((11..=11).map(|n| event(n, "b")).collect()).await; // 11 matches
+        assert_eq!(be.dispatched.load(Ordering::Acquire), 0, "nothing ran yet");
+        engine.launch_bus(&be, d, rx);
+        for _ in 0..500 {
+            if be.dispatched.load(Ordering::Acquire) == 11 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(be.dispatched.load(Ordering::Acquire), 11);
+        let t = engine.target("default", "r", "t").unwrap();
+        let mut queued = Vec::new();
+        t.queue.read(0, 100, &mut queued).unwrap();
+        // The target was removed at 9 (its queue with it) and created again at 11.
+        assert_eq!(queued, vec![11]);
+        engine.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn updates_keep_the_queue() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::open(tmp.path()).unwrap();
+        let buses = Buses::open(dd, LogConfig::default()).unwrap();
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                buses: RwLock::new(HashMap::new()),
+                client: crate::http::client().unwrap(),
+                connections: Arc::new(Connections::new(
+                    buses.meta().clone(),
+                    crate::http::token_client().unwrap(),
+                )),
+                cfg: EngineConfig::default(),
+            }),
+        };
+        let bus = buses.get("default").unwrap();
+        let (be, d, rx) = engine
+            .prepare_bus(bus.clone(), tmp.path().join("delivery"), Vec::new())
+            .await
+            .unwrap();
+        engine.change("default", "r", Some(def("a")));
+        bus.log
+            .append((1..=3).map(|n| event(n, "a")).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        engine.change("default", "r", Some(def("b")));
+        bus.log
+            .append(
+                (4..=6)
+                    .map(|n| event(n, if n == 5 { "b" } else { "a" }))
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        engine.launch_bus(&be, d, rx);
+        for _ in 0..500 {
+            if be.dispatched.load(Ordering::Acquire) == 6 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let t = engine.target("default", "r", "t").unwrap();
+        let mut queued = Vec::new();
+        t.queue.read(0, 100, &mut queued).unwrap();
+        assert_eq!(queued, vec![1, 2, 3, 5]);
+        engine.shutdown().await;
     }
 }

@@ -661,3 +661,48 @@ impl TokenServer {
         }
     }
 }
+
+/// A rule change applies to the events appended after it, however far behind delivery is:
+/// events appended before an update are matched by the rule as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_changes_apply_from_the_sequence_they_were_made_at() {
+    let d = dir();
+    let srv = Server::start(&d.path().join("data"), &[]);
+    let c = client();
+    let rx = Receiver::start().await;
+    rx.set_delay(Duration::from_millis(1));
+    let target = json!([{"id": "t", "kind": "http", "url": rx.url("/"), "max_in_flight": 4}]);
+    rule(&c, &srv, "default", "v", "t.v1", target.clone()).await;
+    for round in 0..5 {
+        let (old, new) = if round % 2 == 0 {
+            ("t.v1", "t.v2")
+        } else {
+            ("t.v2", "t.v1")
+        };
+        let events: Vec<Value> = (0..200)
+            .map(|i| ev(&format!("v{round}-{i}"), old, json!({})))
+            .collect();
+        post_batch(&c, &srv, "default", &events).await;
+        // Not yet delivered (the receiver is slow), and the rule now matches the other type.
+        rule(&c, &srv, "default", "v", new, target.clone()).await;
+        let stale: Vec<Value> = (0..50)
+            .map(|i| ev(&format!("s{round}-{i}"), old, json!({})))
+            .collect();
+        post_batch(&c, &srv, "default", &stale).await;
+    }
+    rx.wait_for(Duration::from_secs(60), "1,000 deliveries", |r| {
+        r.delivered() >= 1000
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ok = rx.shared.ok_ids.lock().unwrap().clone();
+    assert_eq!(
+        ok.len(),
+        1000,
+        "only the events appended while they matched"
+    );
+    assert!(
+        ok.keys().all(|id| id.starts_with('v')),
+        "no event appended after its type stopped matching"
+    );
+}
