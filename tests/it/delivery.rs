@@ -214,6 +214,24 @@ async fn modes_transforms_and_a_trace_of_two_failures_then_success() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // Metrics per rule and target.
+    let m = c
+        .get(format!("{}/metrics", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"railyard_deliveries_matched_total{bus="default",rule="r2",target="t"} 1"#,
+        r#"railyard_deliveries_delivered_total{bus="default",rule="r2",target="t"} 1"#,
+        r#"railyard_delivery_attempts_failed_total{bus="default",rule="r2",target="t"} 2"#,
+        r#"railyard_delivery_latency_seconds_count{bus="default",rule="r2",target="t"} 1"#,
+        r#"railyard_delivery_queue_depth{bus="default",rule="r2",target="t"} 0"#,
+    ] {
+        assert!(m.contains(line), "/metrics lacks {line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -705,4 +723,73 @@ async fn rule_changes_apply_from_the_sequence_they_were_made_at() {
         ok.keys().all(|id| id.starts_with('v')),
         "no event appended after its type stopped matching"
     );
+}
+
+/// Events beyond the in-memory trace window are traced from the durable state: which targets
+/// matched, and how each delivery ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_events_are_traced_from_the_durable_state() {
+    let d = dir();
+    let srv = Server::start(&d.path().join("data"), &["--delivery-trace-events", "1"]);
+    let c = client();
+    let rx = Receiver::start().await;
+    rx.answer(|g, _| {
+        if g.header("ce-id").as_deref() == Some("bad") {
+            (400, vec![])
+        } else {
+            (200, vec![])
+        }
+    });
+    rule(
+        &c,
+        &srv,
+        "default",
+        "a",
+        "t.old",
+        json!([{"id": "t", "kind": "http", "url": rx.url("/")}]),
+    )
+    .await;
+    let seqs = post_batch(
+        &c,
+        &srv,
+        "default",
+        &[
+            ev("bad", "t.old", json!({})),
+            ev("good", "t.old", json!({})),
+            ev("x", "t.other", json!({})),
+            ev("last", "t.old", json!({})),
+        ],
+    )
+    .await;
+    rx.wait_for(Duration::from_secs(20), "3 requests", |r| r.count() >= 3)
+        .await;
+    let trace = |seq: u64| {
+        let c = c.clone();
+        let url = format!("{}/v1/buses/default/events/{seq}/trace", srv.url);
+        async move { get_json(&c, &url).await }
+    };
+    let mut t = Value::Null;
+    for _ in 0..100 {
+        t = trace(seqs[0]).await;
+        if t["deliveries"][0]["state"] == "dead_lettered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(t["source"], "durable", "{t}");
+    assert_eq!(t["matched_rules"], json!(["a"]), "{t}");
+    assert_eq!(t["deliveries"][0]["state"], "dead_lettered", "{t}");
+    assert_eq!(t["deliveries"][0]["attempts"][0]["status"], 400, "{t}");
+    let mut t = Value::Null;
+    for _ in 0..100 {
+        t = trace(seqs[1]).await;
+        if t["deliveries"][0]["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(t["deliveries"][0]["state"], "delivered", "{t}");
+    let t = trace(seqs[2]).await;
+    assert_eq!(t["matched_rules"], json!([]), "{t}");
+    assert_eq!(trace(seqs[3]).await["source"], "memory");
 }
