@@ -470,8 +470,11 @@ async fn rate_limit_in_flight_limit_and_fifo_per_key() {
     let fifo = Receiver::start().await;
     let n = Arc::new(AtomicUsize::new(0));
     let n2 = n.clone();
-    fifo.answer(move |_, _| {
-        if n2.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+    fifo.answer(move |g, _| {
+        // Key "stuck" always fails: it must not hold the other keys up.
+        if g.header("ce-subject").as_deref() == Some("stuck")
+            || n2.fetch_add(1, Ordering::SeqCst) % 3 == 2
+        {
             (503, vec![])
         } else {
             (200, vec![])
@@ -487,15 +490,22 @@ async fn rate_limit_in_flight_limit_and_fifo_per_key() {
     )
     .await;
     let keys = ["a", "b", "c", "d"];
-    let events: Vec<Value> = (0..60)
+    let mut events: Vec<Value> = (0..3)
         .map(|i| {
             ev(
-                &format!("f{i}"),
+                &format!("z{i}"),
                 "t.fifo",
-                json!({"subject": keys[i % 4], "seqno": i}),
+                json!({"subject": "stuck", "seqno": 1000 + i}),
             )
         })
         .collect();
+    events.extend((0..60).map(|i| {
+        ev(
+            &format!("f{i}"),
+            "t.fifo",
+            json!({"subject": keys[i % 4], "seqno": i}),
+        )
+    }));
     post_batch(&c, &srv, "default", &events).await;
 
     slow.wait_for(Duration::from_secs(30), "200 slow deliveries", |r| {
@@ -521,9 +531,22 @@ async fn rate_limit_in_flight_limit_and_fifo_per_key() {
     // retried before the next of its key is sent.
     let mut per_key: HashMap<String, Vec<(u64, bool)>> = HashMap::new();
     let mut answered = 0usize;
+    let stuck: Vec<u64> = fifo
+        .got()
+        .iter()
+        .filter(|g| g.header("ce-subject").as_deref() == Some("stuck"))
+        .map(|g| g.header("ce-seqno").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        stuck.iter().all(|v| *v == 1000),
+        "the stuck key's later events wait behind its first: {stuck:?}"
+    );
     for g in fifo.got() {
         let v: u64 = g.header("ce-seqno").unwrap().parse().unwrap();
         let key = g.header("ce-subject").unwrap();
+        if key == "stuck" {
+            continue;
+        }
         answered += 1;
         per_key.entry(key).or_default().push((v, true));
     }
