@@ -816,3 +816,67 @@ async fn old_events_are_traced_from_the_durable_state() {
     assert_eq!(t["matched_rules"], json!([]), "{t}");
     assert_eq!(trace(seqs[3]).await["source"], "memory");
 }
+
+/// Retries survive a crash: after kill -9 the journal gives each waiting retry back with its
+/// attempts, so the policy's count goes on where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_and_their_attempts_survive_kill9() {
+    let d = dir();
+    let data = d.path().join("data");
+    let mut srv = Server::start(&data, &[]);
+    let c = client();
+    let rx = Receiver::start().await;
+    rx.answer(|_, _| (503, vec![]));
+    rule(
+        &c,
+        &srv,
+        "default",
+        "r",
+        "t.kill",
+        json!([{"id": "t", "kind": "http", "url": rx.url("/"), "retry": {"max_attempts": 3}}]),
+    )
+    .await;
+    post_batch(
+        &c,
+        &srv,
+        "default",
+        &[ev("k1", "t.kill", json!({})), ev("k2", "t.kill", json!({}))],
+    )
+    .await;
+    rx.wait_for(Duration::from_secs(20), "two attempts each", |r| {
+        r.count() >= 4
+    })
+    .await;
+    srv.kill9();
+    assert_eq!(rx.count(), 4, "the third attempts were not due yet");
+    let srv = Server::start(&data, &[]);
+    let dl_url = format!(
+        "{}/v1/buses/default/rules/r/targets/t/dead-letters",
+        srv.url
+    );
+    let mut list = Value::Null;
+    for _ in 0..500 {
+        list = get_json(&c, &dl_url).await;
+        if list["dead_letters"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let letters = list["dead_letters"].as_array().unwrap();
+    assert_eq!(letters.len(), 2, "{list}");
+    for l in letters {
+        assert_eq!(l["attempts"].as_array().unwrap().len(), 3, "{l}");
+        assert!(
+            l["reason"].as_str().unwrap().contains("max_attempts"),
+            "{l}"
+        );
+    }
+    assert_eq!(
+        rx.count(),
+        6,
+        "one more attempt each after the restart, then dead letters"
+    );
+}

@@ -2,7 +2,10 @@
 //!
 //! Records are JSON in journal frames (they are written on failures only, so clarity wins over
 //! size). A retry is identified by an id of its own (the same event may be redriven and retried
-//! again); the newest `retry` record of an id is its state, and `done` or `dead` ends it.
+//! again); each `retry` record of an id carries its new schedule and only the attempts made since
+//! the previous record (so a delivery failing 185 times writes each attempt once, not the whole
+//! history each time), replay appends them, and `done` or `dead` ends it. Compaction writes one
+//! record per live retry with all its attempts.
 //!
 //! The worker owns the waiting retries at run time; the ledger keeps the dead letters (which the
 //! API reads and changes) and hands redriven ones to the worker through [`Ledger::redriven`].
@@ -38,7 +41,8 @@ pub struct RetryRec {
     pub id: u64,
     /// The event's sequence in the bus.
     pub seq: u64,
-    /// The attempts so far (empty for a redriven dead letter).
+    /// The attempts since the previous record of this id (all of them in the first record after
+    /// a compaction; none for a redriven dead letter).
     pub attempts: Vec<Attempt>,
     /// When the next attempt is due (Unix milliseconds).
     pub due_ms: i64,
@@ -127,7 +131,7 @@ impl Ledger {
     /// (by id).
     pub fn open(path: &Path) -> io::Result<(Ledger, BTreeMap<u64, RetryRec>)> {
         let (journal, frames) = Journal::open(path)?;
-        let mut retries = BTreeMap::new();
+        let mut retries: BTreeMap<u64, RetryRec> = BTreeMap::new();
         let mut dead = BTreeMap::new();
         let (mut next_dead, mut next_retry) = (1u64, 1u64);
         for (i, frame) in frames.iter().enumerate() {
@@ -140,7 +144,28 @@ impl Ledger {
             match rec {
                 Rec::Retry(r) => {
                     next_retry = next_retry.max(r.id + 1);
-                    retries.insert(r.id, r);
+                    match retries.get_mut(&r.id) {
+                        Some(known) => {
+                            let RetryRec {
+                                attempts,
+                                due_ms,
+                                level,
+                                since_ms,
+                                event,
+                                ..
+                            } = r;
+                            known.attempts.extend(attempts);
+                            known.due_ms = due_ms;
+                            known.level = level;
+                            known.since_ms = since_ms;
+                            if event.is_some() {
+                                known.event = event;
+                            }
+                        }
+                        None => {
+                            retries.insert(r.id, r);
+                        }
+                    }
                 }
                 Rec::Done { id } => {
                     retries.remove(&id);
@@ -329,6 +354,33 @@ mod tests {
                 l.append(&Rec::Retry(r)).unwrap();
             }
             l.append(&Rec::Done { id: 1 }).unwrap();
+            // A second record of retry 3: one more attempt, a new schedule.
+            let attempt = Attempt {
+                at: "2026-01-01T00:00:01Z".into(),
+                status: Some(503),
+                latency_ms: 1.0,
+                error: Some("status 503".into()),
+            };
+            l.append(&Rec::Retry(RetryRec {
+                id: 3,
+                seq: 30,
+                attempts: vec![attempt.clone()],
+                due_ms: 7,
+                level: 1,
+                since_ms: 0,
+                event: None,
+            }))
+            .unwrap();
+            l.append(&Rec::Retry(RetryRec {
+                id: 3,
+                seq: 30,
+                attempts: vec![attempt],
+                due_ms: 9,
+                level: 2,
+                since_ms: 0,
+                event: None,
+            }))
+            .unwrap();
             l.bury(letter(20), Some(2)).unwrap();
             l.bury(letter(40), None).unwrap();
             assert_eq!(l.purge(Some(&[2])).unwrap(), 1);
@@ -336,6 +388,12 @@ mod tests {
         }
         let (mut l, retries) = Ledger::open(&path).unwrap();
         assert_eq!(retries.keys().copied().collect::<Vec<_>>(), vec![3]);
+        let r3 = &retries[&3];
+        assert_eq!(
+            (r3.attempts.len(), r3.due_ms, r3.level),
+            (2, 9, 2),
+            "attempts accumulate"
+        );
         assert_eq!(
             l.list(0, 10).iter().map(|d| d.sequence).collect::<Vec<_>>(),
             vec![20]

@@ -70,6 +70,8 @@ struct Item {
     /// Its retry id, once it has one.
     retry: Option<u64>,
     attempts: Vec<Attempt>,
+    /// How many of `attempts` the journal has.
+    journaled: usize,
     /// Where `max_age` counts from (Unix ms).
     since_ms: i64,
     /// Ingestion time (Unix µs), for the latency metric and templates.
@@ -143,8 +145,8 @@ struct Worker {
     ready: VecDeque<Item>,
     /// Held keys and the deliveries parked behind each.
     keys: HashMap<String, VecDeque<Item>>,
-    /// The latest journal record of each live retry (for compaction).
-    live: HashMap<u64, Vec<u8>>,
+    /// Each live retry with all its attempts (what compaction writes).
+    live: HashMap<u64, RetryRec>,
     flights: FuturesUnordered<Flight>,
     pace: Pace,
     scratch: Vec<u64>,
@@ -157,7 +159,7 @@ impl Worker {
         all.sort_by_key(|r| (r.due_ms, r.id));
         let running = self.t.running();
         for r in all {
-            self.live.insert(r.id, Rec::Retry(r.clone()).encode());
+            self.live.insert(r.id, r.clone());
             self.t
                 .waiting()
                 .insert(r.seq, (rfc3339_ms(r.due_ms), r.attempts.clone()));
@@ -197,6 +199,7 @@ impl Worker {
             seq: r.seq,
             slot: None,
             retry: Some(r.id),
+            journaled: r.attempts.len(),
             attempts: r.attempts,
             since_ms: r.since_ms,
             ingested_us: r.since_ms.saturating_mul(1000),
@@ -266,7 +269,7 @@ impl Worker {
     fn take_redriven(&mut self) {
         let redriven = std::mem::take(&mut self.t.ledger().redriven);
         for r in redriven {
-            self.live.insert(r.id, Rec::Retry(r.clone()).encode());
+            self.live.insert(r.id, r.clone());
             let item = self.item_of_retry(r);
             self.ready.push_back(item);
         }
@@ -335,6 +338,7 @@ impl Worker {
             slot: Some(idx),
             retry: None,
             attempts: Vec::new(),
+            journaled: 0,
             since_ms: 0,
             ingested_us: 0,
             event: None,
@@ -492,7 +496,7 @@ impl Worker {
         } else {
             None
         };
-        let rec = Rec::Retry(RetryRec {
+        let full = RetryRec {
             id,
             seq: item.seq,
             attempts: item.attempts.clone(),
@@ -500,15 +504,22 @@ impl Worker {
             level: u8::try_from(level).unwrap_or(u8::MAX),
             since_ms: item.since_ms,
             event,
-        });
-        let encoded = rec.encode();
-        let written = ledger.append(&rec);
+        };
+        // The journal gets only the attempts it does not have yet (and never the event again:
+        // a redriven letter's first record has it).
+        let delta = RetryRec {
+            attempts: item.attempts[item.journaled.min(item.attempts.len())..].to_vec(),
+            event: None,
+            ..full.clone()
+        };
+        let written = ledger.append(&Rec::Retry(delta));
         let journal_len = ledger.journal.len();
         drop(ledger);
         match written {
             Ok(()) => {
                 item.retry = Some(id);
-                self.live.insert(id, encoded);
+                item.journaled = item.attempts.len();
+                self.live.insert(id, full);
                 if let Some(slot) = item.slot.take() {
                     self.window.done(slot);
                 }
@@ -626,7 +637,12 @@ impl Worker {
             return;
         }
         let mut ledger = self.t.ledger();
-        let live: u64 = self.live.values().map(|v| v.len() as u64 + 8).sum::<u64>()
+        let frames: Vec<Vec<u8>> = self
+            .live
+            .values()
+            .map(|r| Rec::Retry(r.clone()).encode())
+            .collect();
+        let live: u64 = frames.iter().map(|v| v.len() as u64 + 8).sum::<u64>()
             + ledger
                 .dead
                 .values()
@@ -635,7 +651,6 @@ impl Worker {
         if live.saturating_mul(4) > journal_len {
             return;
         }
-        let frames: Vec<Vec<u8>> = self.live.values().cloned().collect();
         if let Err(e) = ledger.compact(&frames) {
             tracing::error!(target_key = %self.t.key, error = %e, "journal compaction failed");
         }
