@@ -246,6 +246,7 @@ impl Dispatcher {
         let mut tail = log.subscribe();
         let mut stop = self.bus.stop.subscribe();
         let mut touched: Vec<Arc<Target>> = Vec::new();
+        let mut seen: rustc_hash::FxHashSet<usize> = rustc_hash::FxHashSet::default();
         let mut matched_rules: Vec<(Arc<str>, Vec<Arc<str>>)> = Vec::new();
         loop {
             if *stop.borrow() {
@@ -298,7 +299,7 @@ impl Dispatcher {
                             t.queue.push(rec.sequence);
                             t.meters.matched.increment(1);
                             names.push(t.id.clone());
-                            if !touched.iter().any(|x| Arc::ptr_eq(x, t)) {
+                            if seen.insert(Arc::as_ptr(t) as usize) {
                                 touched.push(t.clone());
                             }
                         }
@@ -326,6 +327,7 @@ impl Dispatcher {
                 for t in touched.drain(..) {
                     t.wake.notify_one();
                 }
+                seen.clear();
                 continue;
             }
             tokio::select! {

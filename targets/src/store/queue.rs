@@ -125,7 +125,8 @@ impl Queue {
         inner.last_seq = seq;
     }
 
-    /// Writes the buffered entries to the files (not yet durable: see [`Queue::sync`]).
+    /// Writes the buffered entries to the files (not yet durable: see [`Queue::sync`]). On an
+    /// error the entries not written stay buffered, so calling it again resumes.
     pub fn flush(&self) -> io::Result<()> {
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -134,36 +135,37 @@ impl Queue {
         }
         let pending = std::mem::take(&mut inner.pending);
         let mut at = 0usize;
-        while at < pending.len() {
-            let base = inner.next - inner.next % SEGMENT_ENTRIES;
-            if let std::collections::btree_map::Entry::Vacant(slot) = inner.segs.entry(base) {
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(seg_path(&self.dir, base))?;
-                slot.insert(file);
-                if let Ok(d) = File::open(&self.dir) {
-                    d.sync_all()?;
+        let result = (|| {
+            while at < pending.len() {
+                let base = inner.next - inner.next % SEGMENT_ENTRIES;
+                if let std::collections::btree_map::Entry::Vacant(slot) = inner.segs.entry(base) {
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(seg_path(&self.dir, base))?;
+                    slot.insert(file);
+                    File::open(&self.dir)?.sync_all()?;
                 }
+                let room = usize::try_from((base + SEGMENT_ENTRIES - inner.next) * ENTRY)
+                    .unwrap_or(usize::MAX);
+                let take = room.min(pending.len() - at);
+                if let Some(file) = inner.segs.get(&base) {
+                    file.write_all_at(&pending[at..at + take], (inner.next - base) * ENTRY)?;
+                }
+                if !inner.dirty.contains(&base) {
+                    inner.dirty.push(base);
+                }
+                at += take;
+                inner.next += (take as u64) / ENTRY;
             }
-            let room = usize::try_from((base + SEGMENT_ENTRIES - inner.next) * ENTRY)
-                .unwrap_or(usize::MAX);
-            let take = room.min(pending.len() - at);
-            if let Some(file) = inner.segs.get(&base) {
-                file.write_all_at(&pending[at..at + take], (inner.next - base) * ENTRY)?;
-            }
-            if !inner.dirty.contains(&base) {
-                inner.dirty.push(base);
-            }
-            at += take;
-            inner.next += (take as u64) / ENTRY;
-        }
+            Ok(())
+        })();
         let mut buf = pending;
-        buf.clear();
+        buf.drain(..at);
         inner.pending = buf;
-        Ok(())
+        result
     }
 
     /// The index the next written entry will have: entries below are readable.
