@@ -12,6 +12,9 @@ pub(crate) struct PathNode {
     /// (first bytes of the key as a number, key, child): the number rejects most keys at once.
     keys: Vec<(u64, Box<[u8]>, u32)>,
     map: Option<FxHashMap<Box<[u8]>, u32>>,
+    /// Bit `min(len, 63)` set for each key length: most keys of an event are named by no rule,
+    /// and most of those have a length no named key has, rejected here at once.
+    lens: u64,
     /// The field id when rules test values at exactly this path.
     pub(crate) field: Option<u32>,
     /// This node's place among its parent's keys.
@@ -28,6 +31,9 @@ impl PathNode {
     /// from the input, eight bytes at once, when the input extends that far.
     #[inline]
     pub(crate) fn child_in(&self, input: &[u8], start: usize, end: usize) -> Option<u32> {
+        if self.lens & len_bit(end.saturating_sub(start)) == 0 {
+            return None;
+        }
         let key = input.get(start..end)?;
         let head = match input.get(start..start + 8) {
             Some(w) => {
@@ -44,6 +50,9 @@ impl PathNode {
 
     #[inline]
     fn child_with_head(&self, key: &[u8], head: u64) -> Option<u32> {
+        if self.lens & len_bit(key.len()) == 0 {
+            return None;
+        }
         if let Some(map) = &self.map {
             return map.get(key).copied();
         }
@@ -108,6 +117,7 @@ impl Paths {
                     let parent = &mut self.nodes[node];
                     let k: Box<[u8]> = key.as_bytes().into();
                     parent.keys.push((head(&k), k.clone(), n));
+                    parent.lens |= len_bit(k.len());
                     if let Some(map) = &mut parent.map {
                         map.insert(k, n);
                     } else if parent.keys.len() > SCAN_MAX {
@@ -133,6 +143,12 @@ impl Paths {
             }
         }
     }
+}
+
+/// A key length's bit in [`PathNode::lens`].
+#[inline]
+fn len_bit(len: usize) -> u64 {
+    1u64 << len.min(63)
 }
 
 /// The first (up to) eight bytes of a key as a number.
