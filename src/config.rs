@@ -16,6 +16,7 @@
 //! retention_check = "30s"        # RAILYARD_RETENTION_CHECK, --retention-check
 //! shutdown_timeout = "30s"       # RAILYARD_SHUTDOWN_TIMEOUT, --shutdown-timeout
 //! log = "info"                   # RAILYARD_LOG, --log (a tracing filter, e.g. "info,railyard=debug")
+//! insecure = false               # RAILYARD_INSECURE, --insecure: listen beyond loopback with no token
 //!
 //! [rules]                       # each also RAILYARD_RULES_<KEY> and --rules-<key>
 //! pattern_max_chars = 4096       # characters of a pattern (compact JSON)
@@ -60,6 +61,8 @@ pub struct FileConfig {
     pub shutdown_timeout: Option<String>,
     /// Log filter.
     pub log: Option<String>,
+    /// Allow a non-loopback `listen` with no API token.
+    pub insecure: Option<bool>,
     /// Limits on rules.
     #[serde(default)]
     pub rules: RulesFileConfig,
@@ -126,6 +129,9 @@ pub struct Overrides {
     /// Log filter, e.g. info or debug [default: info]
     #[arg(long, env = "RAILYARD_LOG")]
     pub log: Option<String>,
+    /// Serve beyond loopback even with no API token (anyone reaching the address controls Railyard)
+    #[arg(long, env = "RAILYARD_INSECURE")]
+    pub insecure: bool,
     /// Most characters of an event pattern [default: 4096]
     #[arg(long, env = "RAILYARD_RULES_PATTERN_MAX_CHARS")]
     pub rules_pattern_max_chars: Option<usize>,
@@ -156,6 +162,7 @@ pub struct Settings {
     pub retention_check: Duration,
     pub shutdown_timeout: Duration,
     pub log: String,
+    pub insecure: bool,
     pub rule_limits: rules::Limits,
     pub delivery: targets::EngineConfig,
 }
@@ -254,6 +261,7 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
             &pick(&o.shutdown_timeout, file.shutdown_timeout, "30s"),
         )?,
         log: pick(&o.log, file.log, "info"),
+        insecure: o.insecure || file.insecure.unwrap_or(false),
         rule_limits,
         delivery,
     })

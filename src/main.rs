@@ -1,6 +1,7 @@
 //! The `railyard` binary: CLI, configuration, HTTP API and wiring.
 
 mod api;
+mod auth;
 mod cli;
 mod config;
 mod rulesets;
@@ -59,6 +60,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing("warn");
             let code = cli::log::run(command)?;
             Ok(ExitCode::from(code))
+        }
+        Command::Token { command } => {
+            init_tracing("warn");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(cli::token::run(command))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command } => {
             init_tracing("warn");

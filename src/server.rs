@@ -109,11 +109,25 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("starting delivery")?;
     rulesets.attach(engine.clone());
+    let tokens = Arc::new(
+        crate::auth::Tokens::load(buses.meta().clone()).context("loading the API tokens")?,
+    );
+    if !settings.listen.ip().is_loopback() && !tokens.enforced() {
+        if settings.insecure {
+            tracing::warn!(listen = %settings.listen, "serving beyond loopback with no API token: anyone who can reach this address controls Railyard (--insecure)");
+        } else {
+            anyhow::bail!(
+                "refusing to listen on {} with no API token: anyone who can reach it could change rules and read events. Create a token first (railyard token create --scope admin --data-dir …), listen on 127.0.0.1, or pass --insecure",
+                settings.listen
+            );
+        }
+    }
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState::new(api::Shared {
         buses: buses.clone(),
         rulesets: Arc::new(rulesets),
         engine: engine.clone(),
+        tokens,
         limits: Limits {
             max_event_bytes: settings.max_event_bytes,
             max_batch_bytes: settings.max_batch_bytes,

@@ -12,6 +12,7 @@ pub mod json;
 pub mod problem;
 pub mod rules;
 pub mod test_rule;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -38,6 +39,8 @@ pub struct Shared {
     pub rulesets: Arc<RuleSets>,
     /// Delivery: dispatchers, targets, connections, traces, dead letters.
     pub engine: targets::Engine,
+    /// API tokens.
+    pub tokens: Arc<crate::auth::Tokens>,
     pub limits: Limits,
     pub metrics: Option<PrometheusHandle>,
     pub ready: Arc<AtomicBool>,
@@ -107,6 +110,8 @@ pub fn router(state: AppState) -> Router {
                 .put(connections::put)
                 .delete(connections::delete),
         )
+        .route("/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/v1/tokens/{name}", axum::routing::delete(tokens::delete))
         .route("/v1/test-rule", post(test_rule::test_rule))
         .fallback(|| async { ApiError::not_found("no such resource; the API lives under /v1/") })
         .method_not_allowed_fallback(|| async {
@@ -117,5 +122,9 @@ pub fn router(state: AppState) -> Router {
                 "this resource does not support that method",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::layer::check,
+        ))
         .with_state(state)
 }

@@ -1,7 +1,8 @@
-//! The command line: `serve`, `log verify`, `bench ingest|sink`.
+//! The command line: `serve`, `log verify`, `token create|list|delete`, `bench ingest|sink|e2e`.
 
 pub mod bench;
 pub mod log;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,11 @@ pub enum Command {
     Log {
         #[command(subcommand)]
         command: log::LogCommand,
+    },
+    /// API tokens: create (printed once), list, delete
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
     },
     /// Load tools: drive ingest and print throughput and latency, or run a baseline sink
     Bench {
