@@ -17,6 +17,8 @@
 //! shutdown_timeout = "30s"       # RAILYARD_SHUTDOWN_TIMEOUT, --shutdown-timeout
 //! log = "info"                   # RAILYARD_LOG, --log (a tracing filter, e.g. "info,railyard=debug")
 //! insecure = false               # RAILYARD_INSECURE, --insecure: listen beyond loopback with no token
+//! tls_cert = "cert.pem"          # RAILYARD_TLS_CERT, --tls-cert: serve HTTPS (PEM chain) …
+//! tls_key = "key.pem"            # RAILYARD_TLS_KEY, --tls-key: … with this PEM private key
 //!
 //! [rules]                       # each also RAILYARD_RULES_<KEY> and --rules-<key>
 //! pattern_max_chars = 4096       # characters of a pattern (compact JSON)
@@ -63,6 +65,10 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Allow a non-loopback `listen` with no API token.
     pub insecure: Option<bool>,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Limits on rules.
     #[serde(default)]
     pub rules: RulesFileConfig,
@@ -132,6 +138,12 @@ pub struct Overrides {
     /// Serve beyond loopback even with no API token (anyone reaching the address controls Railyard)
     #[arg(long, env = "RAILYARD_INSECURE")]
     pub insecure: bool,
+    /// PEM certificate chain; serve HTTPS (with --tls-key)
+    #[arg(long, env = "RAILYARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, env = "RAILYARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Most characters of an event pattern [default: 4096]
     #[arg(long, env = "RAILYARD_RULES_PATTERN_MAX_CHARS")]
     pub rules_pattern_max_chars: Option<usize>,
@@ -163,6 +175,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     pub log: String,
     pub insecure: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub rule_limits: rules::Limits,
     pub delivery: targets::EngineConfig,
 }
@@ -262,6 +276,8 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
         )?,
         log: pick(&o.log, file.log, "info"),
         insecure: o.insecure || file.insecure.unwrap_or(false),
+        tls_cert: o.tls_cert.clone().or(file.tls_cert),
+        tls_key: o.tls_key.clone().or(file.tls_key),
         rule_limits,
         delivery,
     })

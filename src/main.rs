@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod rulesets;
 mod server;
+mod tls;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -137,33 +137,36 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         ready: ready.clone(),
     });
     let app = api::router(state);
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("tls_cert and tls_key go together: give both or neither"),
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr().context("local address")?;
 
     let background = spawn_background(buses.clone(), metrics, settings.retention_check);
-    tracing::info!(%addr, data_dir = %settings.data_dir.display(), fsync = %settings.fsync, "railyard serving");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, data_dir = %settings.data_dir.display(), fsync = %settings.fsync, "railyard serving");
     // Machine-readable for scripts and tests (the port may have been chosen by the OS).
-    println!("listening on http://{addr}");
+    println!("listening on {scheme}://{addr}");
 
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let stop_wait = stop.clone();
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop_wait.notified().await });
-    let mut serve = std::pin::pin!(serve.into_future());
-    tokio::select! {
-        r = &mut serve => r.context("server failed")?,
-        _ = signalled() => {
-            ready.store(false, Ordering::Release);
-            stop.notify_one();
-            match tokio::time::timeout(settings.shutdown_timeout, &mut serve).await {
-                Ok(r) => r.context("server failed during shutdown")?,
-                Err(_) => tracing::warn!(timeout = ?settings.shutdown_timeout, "shutdown timeout: abandoning requests still open"),
-            }
+    let shutdown = Shutdown {
+        ready: ready.clone(),
+        timeout: settings.shutdown_timeout,
+    };
+    match tls {
+        Some(cfg) => {
+            let listener = crate::tls::TlsListener::new(listener, cfg).context("TLS listener")?;
+            shutdown.serve(listener, app).await?;
+        }
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            shutdown.serve(listener, app).await?;
         }
     }
     background.abort();
@@ -174,6 +177,38 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("flushing logs at shutdown")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Serving until a signal, then draining within the timeout.
+struct Shutdown {
+    ready: Arc<AtomicBool>,
+    timeout: Duration,
+}
+
+impl Shutdown {
+    async fn serve<L>(self, listener: L, app: axum::Router) -> anyhow::Result<()>
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stop_wait = stop.clone();
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop_wait.notified().await });
+        let mut serve = std::pin::pin!(serve.into_future());
+        tokio::select! {
+            r = &mut serve => r.context("server failed")?,
+            _ = signalled() => {
+                self.ready.store(false, Ordering::Release);
+                stop.notify_one();
+                match tokio::time::timeout(self.timeout, &mut serve).await {
+                    Ok(r) => r.context("server failed during shutdown")?,
+                    Err(_) => tracing::warn!(timeout = ?self.timeout, "shutdown timeout: abandoning requests still open"),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn spawn_background(

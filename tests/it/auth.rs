@@ -205,3 +205,78 @@ fn beyond_loopback_needs_a_token_or_insecure() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// HTTPS from PEM files: a client trusting the certificate talks to the API; a plain HTTP
+/// request on that port gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_from_pem_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let srv = Server::start(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(srv.url.starts_with("https://127.0.0.1:"), "{}", srv.url);
+    let pem = std::fs::read(&cert).unwrap();
+    let c = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let r = c.get(format!("{}/v1/buses", srv.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ev = event("t1", json!({}));
+    let r = post_structured(&c, &srv.events_url("default"), &ev).await;
+    assert_eq!(r.status(), 202);
+    let plain = srv.url.replace("https://", "http://");
+    assert!(
+        client()
+            .get(format!("{plain}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    // Half a pair is refused at start.
+    let err = Server::try_start(
+        &dir.path().join("data2"),
+        &["--tls-cert", cert.to_str().unwrap()],
+    )
+    .err()
+    .unwrap_or_default();
+    assert!(err.contains("tls_key"), "{err}");
+}
