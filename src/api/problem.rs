@@ -125,6 +125,8 @@ impl ApiError {
             .with_error(e.pointer.clone(), e.reason.clone())
     }
 
+    /// A 500 whose detail carries only a correlation id; the cause, with its source chain and
+    /// the same id, goes to the log.
     pub fn internal(context: &str, err: &dyn std::error::Error) -> ApiError {
         let mut chain = err.to_string();
         let mut src = err.source();
@@ -133,13 +135,15 @@ impl ApiError {
             chain.push_str(&s.to_string());
             src = s.source();
         }
-        tracing::error!(error = %chain, "{context}");
+        let id = format!("{:016x}", rand::random::<u64>());
+        tracing::error!(correlation_id = %id, error = %chain, "{context}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "Internal error",
-            "the server failed to complete the request; the failure is in its log",
+            format!("the server failed to complete the request; its log has the cause under correlation id {id}"),
         )
+        .with("correlation_id", Value::String(id))
     }
 
     /// The problem object.

@@ -880,3 +880,142 @@ async fn retries_and_their_attempts_survive_kill9() {
         "one more attempt each after the restart, then dead letters"
     );
 }
+
+/// Live changes: under 2,000 events/s of ingest, 100 rule updates in a row. Every event is
+/// delivered exactly when the filter in force at its append matched it: events of type `all`
+/// always match, `a` and `b` match in alternate versions, `none` never does. (An event whose
+/// request overlapped an update may have met either version and is not judged.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hundred_rule_updates_under_load_lose_no_event() {
+    use std::sync::Mutex;
+    let d = dir();
+    let srv = Server::start(&d.path().join("data"), &[]);
+    let c = client();
+    let rx = Receiver::start().await;
+    let filter = |v: usize| {
+        let ty = if v % 2 == 0 { "t.a" } else { "t.b" };
+        json!({"filter": {"pattern": {"type": ["t.all", ty]}},
+               "targets": [{"id": "t", "kind": "http", "url": rx.url("/")}]})
+    };
+    let rule_url = format!("{}/v1/buses/default/rules/live", srv.url);
+    put_json(&c, &rule_url, &filter(0)).await;
+
+    // (id, type, sent, acked) of every event.
+    let sent: Arc<Mutex<Vec<(String, &'static str, Instant, Instant)>>> =
+        Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let producer = {
+        let (c, url, sent, stop) = (
+            c.clone(),
+            srv.events_url("default"),
+            sent.clone(),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            let types = ["t.all", "t.a", "t.b", "t.none"];
+            let start = Instant::now();
+            let mut n = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                // 20 events every 10 ms: 2,000/s.
+                let at = start + Duration::from_millis(10 * (n / 20) as u64);
+                tokio::time::sleep_until(at.into()).await;
+                let batch: Vec<(String, &'static str)> = (n..n + 20)
+                    .map(|i| (format!("l{i}"), types[i % 4]))
+                    .collect();
+                n += 20;
+                let body: Vec<Value> = batch.iter().map(|(id, ty)| ev(id, ty, json!({}))).collect();
+                let t0 = Instant::now();
+                let r = c
+                    .post(&url)
+                    .header("content-type", "application/cloudevents-batch+json")
+                    .body(Value::Array(body).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 202);
+                let t1 = Instant::now();
+                let mut s = sent.lock().unwrap();
+                for (id, ty) in batch {
+                    s.push((id, ty, t0, t1));
+                }
+            }
+        })
+    };
+    // 100 updates in a row, each recorded as (version, sent, answered).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut updates = vec![(0usize, Instant::now(), Instant::now())];
+    for v in 1..=100 {
+        let t0 = Instant::now();
+        put_json(&c, &rule_url, &filter(v)).await;
+        updates.push((v, t0, Instant::now()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::SeqCst);
+    producer.await.unwrap();
+    let sent = sent.lock().unwrap().clone();
+    assert!(sent.len() > 4000, "{} events sent", sent.len());
+    // Which version was in force for an event whose request ran within [t0, t1]?
+    let version_of = |t0: Instant, t1: Instant| -> Option<usize> {
+        let mut v = None;
+        for w in updates.windows(2) {
+            let (prev, next) = (w[0], w[1]);
+            if t0 >= prev.2 && t1 <= next.1 {
+                v = Some(prev.0);
+            }
+        }
+        let last = updates[updates.len() - 1];
+        if t0 >= last.2 {
+            v = Some(last.0);
+        }
+        v
+    };
+    let matches = |v: usize, ty: &str| match ty {
+        "t.all" => true,
+        "t.a" => v % 2 == 0,
+        "t.b" => v % 2 == 1,
+        _ => false,
+    };
+    let must: Vec<&String> = sent
+        .iter()
+        .filter(|(_, ty, t0, t1)| {
+            *ty == "t.all" || version_of(*t0, *t1).is_some_and(|v| matches(v, ty))
+        })
+        .map(|(id, ..)| id)
+        .collect();
+    rx.wait_for(Duration::from_secs(60), "every matching event", |r| {
+        let ok = r.shared.ok_ids.lock().unwrap();
+        must.iter().all(|id| ok.contains_key(*id))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ok = rx.shared.ok_ids.lock().unwrap().clone();
+    let mut judged = 0;
+    for (id, ty, t0, t1) in &sent {
+        if *ty == "t.none" {
+            assert!(
+                !ok.contains_key(id),
+                "{id} ({ty}) never matches but was delivered"
+            );
+            continue;
+        }
+        let Some(v) = version_of(*t0, *t1) else {
+            continue;
+        };
+        judged += 1;
+        assert_eq!(
+            ok.contains_key(id),
+            matches(v, ty),
+            "{id} ({ty}) appended under version {v}"
+        );
+    }
+    eprintln!(
+        "live updates: {} events, {judged} judged against the version in force, {} delivered",
+        sent.len(),
+        ok.len()
+    );
+    assert!(
+        judged > sent.len() / 2,
+        "most events fall between updates: {judged}"
+    );
+}
