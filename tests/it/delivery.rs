@@ -901,8 +901,8 @@ async fn one_hundred_rule_updates_under_load_lose_no_event() {
     put_json(&c, &rule_url, &filter(0)).await;
 
     // (id, type, sent, acked) of every event.
-    let sent: Arc<Mutex<Vec<(String, &'static str, Instant, Instant)>>> =
-        Arc::new(Mutex::new(Vec::new()));
+    type Sent = Vec<(String, &'static str, Instant, Instant)>;
+    let sent: Arc<Mutex<Sent>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let producer = {
         let (c, url, sent, stop) = (
