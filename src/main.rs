@@ -43,6 +43,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs one API-client command on a small runtime.
+fn client<F, Fut>(conn: cli::client::Conn, f: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(cli::client::Client) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    init_tracing("warn");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let c = cli::client::Client::new(conn)?;
+    rt.block_on(f(c))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(overrides) => {
@@ -62,6 +77,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let code = cli::log::run(command)?;
             Ok(ExitCode::from(code))
         }
+        Command::Buses { conn, command } => client(conn, |c| async move { command.run(&c).await }),
+        Command::Rules { conn, command } => client(conn, |c| async move { command.run(&c).await }),
+        Command::Connections { conn, command } => {
+            client(conn, |c| async move { command.run(&c).await })
+        }
+        Command::Events { conn, command } => client(conn, |c| async move { command.run(&c).await }),
+        Command::DeadLetters { conn, command } => {
+            client(conn, |c| async move { command.run(&c).await })
+        }
+        Command::TestRule { conn, args } => client(conn, |c| async move { args.run(&c).await }),
         Command::Token { command } => {
             init_tracing("warn");
             let rt = tokio::runtime::Builder::new_current_thread()

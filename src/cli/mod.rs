@@ -1,6 +1,7 @@
 //! The command line: `serve`, `log verify`, `token create|list|delete`, `bench ingest|sink|e2e`.
 
 pub mod bench;
+pub mod client;
 pub mod log;
 pub mod token;
 
@@ -24,6 +25,48 @@ pub enum Command {
     Log {
         #[command(subcommand)]
         command: log::LogCommand,
+    },
+    /// Buses through the API: list, get, put -f, delete
+    Buses {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::BusesCommand,
+    },
+    /// Rules through the API: list, get, put -f, delete (--bus)
+    Rules {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::RulesCommand,
+    },
+    /// Connections through the API: list, get, put -f, delete
+    Connections {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::ConnectionsCommand,
+    },
+    /// Events through the API: put -f, get, tail, trace
+    Events {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::EventsCommand,
+    },
+    /// A target's dead letters: list, get, redrive, delete
+    DeadLetters {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(flatten)]
+        command: client::DeadLettersCommand,
+    },
+    /// Try a filter and transform on an event (POST /v1/test-rule)
+    TestRule {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(flatten)]
+        args: client::TestRuleArgs,
     },
     /// API tokens: create (printed once), list, delete
     Token {

@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod cli;
 mod crash;
 mod delivery;
 mod filters;

@@ -1,0 +1,130 @@
+//! The CLI as a client of the API, against a real server: resources from JSON and YAML files,
+//! tables and `-o json`, events put/get/tail/trace, test-rule, and errors that name the field.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Server, bin};
+
+fn run(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .args(["--url", url])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn resources_events_and_errors_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), &[]);
+    let f = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let bus = f(
+        "bus.yaml",
+        "description: Orders\nretention:\n  max_age: 7d\n",
+    );
+    let (ok, out, err) = run(
+        &srv.url,
+        &["buses", "put", "orders", "-f", &bus, "-o", "json"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["description"],
+        "Orders"
+    );
+    let rule = f(
+        "rule.yaml",
+        "filter:\n  pattern:\n    type: [com.example.created]\n    data:\n      total: [{numeric: ['>', 10]}]\ntargets: []\n",
+    );
+    let (ok, _, err) = run(
+        &srv.url,
+        &["rules", "put", "big", "--bus", "orders", "-f", &rule],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = run(&srv.url, &["rules", "list", "--bus", "orders"]);
+    assert!(ok);
+    assert!(out.starts_with("NAME") && out.contains("big"), "{out}");
+    let (ok, out, _) = run(
+        &srv.url,
+        &["rules", "list", "--bus", "orders", "-o", "json"],
+    );
+    assert!(ok);
+    let rules: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        rules[0]["filter"]["pattern"]["data"]["total"],
+        json!([{"numeric": [">", 10]}])
+    );
+    // A bad rule: exit 1, the pointer and the reason on stderr.
+    let bad = f("bad.json", r#"{"filter": {"pattern": {"type": "a"}}}"#);
+    let (ok, _, err) = run(
+        &srv.url,
+        &["rules", "put", "bad", "--bus", "orders", "-f", &bad],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("400") && err.contains("/filter/pattern/type"),
+        "{err}"
+    );
+
+    let ev = f(
+        "ev.json",
+        &json!({"specversion": "1.0", "id": "c1", "source": "/cli", "type": "com.example.created", "data": {"total": 12}}).to_string(),
+    );
+    let (ok, out, err) = run(&srv.url, &["events", "put", "--bus", "orders", "-f", &ev]);
+    assert!(ok, "{err}");
+    assert!(out.contains("c1"), "{out}");
+    let (ok, out, _) = run(
+        &srv.url,
+        &["events", "get", "1", "--bus", "orders", "-o", "json"],
+    );
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["id"], "c1");
+    let (ok, out, _) = run(
+        &srv.url,
+        &[
+            "events", "tail", "--bus", "orders", "--after", "0", "--count", "1", "-o", "json",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["event"]["id"],
+        "c1"
+    );
+    let (ok, out, _) = run(
+        &srv.url,
+        &["events", "trace", "1", "--bus", "orders", "-o", "json"],
+    );
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["matched_rules"],
+        json!(["big"])
+    );
+    let req = f(
+        "test.json",
+        &json!({"event": {"specversion": "1.0", "id": "t", "source": "/cli", "type": "com.example.created", "data": {"total": 3}},
+                "bus": "orders", "rule": "big"}).to_string(),
+    );
+    let (ok, out, err) = run(&srv.url, &["test-rule", "-f", &req, "-o", "json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["matched"], false);
+    let (ok, _, _) = run(&srv.url, &["rules", "delete", "big", "--bus", "orders"]);
+    assert!(ok);
+    let (ok, _, err) = run(&srv.url, &["rules", "get", "big", "--bus", "orders"]);
+    assert!(!ok && err.contains("404"), "{err}");
+    let (ok, out, _) = run(&srv.url, &["buses", "list"]);
+    assert!(
+        ok && out.contains("orders") && out.contains("default"),
+        "{out}"
+    );
+}
