@@ -86,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DeadLetters { conn, command } => {
             client(conn, |c| async move { command.run(&c).await })
         }
+        Command::Apply { conn, args } => client(conn, |c| async move { args.run(&c).await }),
         Command::TestRule { conn, args } => client(conn, |c| async move { args.run(&c).await }),
         Command::Token { command } => {
             init_tracing("warn");

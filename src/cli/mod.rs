@@ -61,6 +61,13 @@ pub enum Command {
         #[command(flatten)]
         command: client::DeadLettersCommand,
     },
+    /// Make the server's buses, connections and rules what a file declares (--dry-run, --prune)
+    Apply {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(flatten)]
+        args: client::ApplyArgs,
+    },
     /// Try a filter and transform on an event (POST /v1/test-rule)
     TestRule {
         #[command(flatten)]

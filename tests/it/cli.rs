@@ -128,3 +128,112 @@ fn resources_events_and_errors_through_the_cli() {
         "{out}"
     );
 }
+
+/// `apply` round trip: apply a file, change it, `--dry-run` shows exactly the change, apply it,
+/// `--prune` removes what was dropped; the API then shows exactly the file's state.
+#[test]
+fn apply_dry_run_and_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), &[]);
+    let file = dir.path().join("resources.yaml");
+    let v1 = r#"
+kind: bus
+name: orders
+spec: {description: Orders}
+---
+kind: connection
+name: shop
+spec: {api_key: {header: x-api-key, value: s3cret}}
+---
+kind: rule
+bus: orders
+name: big
+spec:
+  filter: {pattern: {type: [created]}}
+  targets:
+    - {id: hook, kind: http, url: "http://127.0.0.1:9/", connection: shop}
+---
+kind: rule
+bus: orders
+name: small
+spec: {filter: {pattern: {type: [tiny]}}}
+"#;
+    std::fs::write(&file, v1).unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, out, err) = run(&srv.url, &["apply", "-f", f]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "+ bus orders",
+            "+ connection shop",
+            "+ rule orders/big",
+            "+ rule orders/small"
+        ]
+    );
+    let (ok, out, _) = run(&srv.url, &["apply", "-f", f]);
+    assert!(ok);
+    assert_eq!(out.trim(), "no changes", "applying again changes nothing");
+
+    // Change one rule's filter and drop the other.
+    let v2 = v1
+        .replace("type: [created]", "type: [created, updated]")
+        .replace("---\nkind: rule\nbus: orders\nname: small\nspec: {filter: {pattern: {type: [tiny]}}}\n", "");
+    std::fs::write(&file, &v2).unwrap();
+    let (ok, out, _) = run(&srv.url, &["apply", "-f", f, "--dry-run", "--prune"]);
+    assert!(ok);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "~ rule orders/big",
+            r#"    /filter/pattern/type: ["created"] → ["created","updated"]"#,
+            "- rule orders/small",
+        ],
+        "{out}"
+    );
+    // Dry run changed nothing.
+    let (_, out, _) = run(
+        &srv.url,
+        &["rules", "list", "--bus", "orders", "-o", "json"],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (ok, _, err) = run(&srv.url, &["apply", "-f", f]);
+    assert!(ok, "{err}");
+    let (_, out, _) = run(
+        &srv.url,
+        &["rules", "list", "--bus", "orders", "-o", "json"],
+    );
+    let rules: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        rules.as_array().unwrap().len(),
+        2,
+        "without --prune, nothing is deleted"
+    );
+    let (ok, out, err) = run(&srv.url, &["apply", "-f", f, "--prune"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "- rule orders/small");
+    let (_, out, _) = run(
+        &srv.url,
+        &["rules", "list", "--bus", "orders", "-o", "json"],
+    );
+    let rules: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+    assert_eq!(rules[0]["name"], "big");
+    assert_eq!(
+        rules[0]["filter"],
+        json!({"pattern": {"type": ["created", "updated"]}})
+    );
+    let (_, out, _) = run(&srv.url, &["apply", "-f", f, "--prune", "--dry-run"]);
+    assert_eq!(
+        out.trim(),
+        "no changes",
+        "the API shows exactly the file's state"
+    );
+}

@@ -7,8 +7,11 @@
 //! JSON or YAML (`-` reads stdin). Errors print the problem's detail and each field error, and
 //! exit 1.
 
+mod apply;
 mod commands;
 mod render;
+
+pub use apply::ApplyArgs;
 
 pub use commands::{
     BusesCommand, ConnectionsCommand, DeadLettersCommand, EventsCommand, RulesCommand, TestRuleArgs,
