@@ -19,6 +19,7 @@
 //! insecure = false               # RAILYARD_INSECURE, --insecure: listen beyond loopback with no token
 //! tls_cert = "cert.pem"          # RAILYARD_TLS_CERT, --tls-cert: serve HTTPS (PEM chain) …
 //! tls_key = "key.pem"            # RAILYARD_TLS_KEY, --tls-key: … with this PEM private key
+//! resources = "resources.yaml"   # RAILYARD_RESOURCES, --resources: applied at start (railyard apply)
 //!
 //! [rules]                       # each also RAILYARD_RULES_<KEY> and --rules-<key>
 //! pattern_max_chars = 4096       # characters of a pattern (compact JSON)
@@ -65,6 +66,8 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Allow a non-loopback `listen` with no API token.
     pub insecure: Option<bool>,
+    /// Resources to apply at start (as `railyard apply -f`, without pruning).
+    pub resources: Option<PathBuf>,
     /// PEM certificate chain: serve HTTPS (with `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -138,6 +141,9 @@ pub struct Overrides {
     /// Serve beyond loopback even with no API token (anyone reaching the address controls Railyard)
     #[arg(long, env = "RAILYARD_INSECURE")]
     pub insecure: bool,
+    /// Buses, connections and rules to apply at start (the file of `railyard apply -f`)
+    #[arg(long, env = "RAILYARD_RESOURCES")]
+    pub resources: Option<PathBuf>,
     /// PEM certificate chain; serve HTTPS (with --tls-key)
     #[arg(long, env = "RAILYARD_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -177,6 +183,7 @@ pub struct Settings {
     pub insecure: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub resources: Option<PathBuf>,
     pub rule_limits: rules::Limits,
     pub delivery: targets::EngineConfig,
 }
@@ -278,6 +285,7 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
         insecure: o.insecure || file.insecure.unwrap_or(false),
         tls_cert: o.tls_cert.clone().or(file.tls_cert),
         tls_key: o.tls_key.clone().or(file.tls_key),
+        resources: o.resources.clone().or(file.resources),
         rule_limits,
         delivery,
     })

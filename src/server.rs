@@ -127,7 +127,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         buses: buses.clone(),
         rulesets: Arc::new(rulesets),
         engine: engine.clone(),
-        tokens,
+        tokens: tokens.clone(),
         limits: Limits {
             max_event_bytes: settings.max_event_bytes,
             max_batch_bytes: settings.max_batch_bytes,
@@ -137,6 +137,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         ready: ready.clone(),
     });
     let app = api::router(state);
+    if let Some(path) = &settings.resources {
+        apply_resources(app.clone(), &tokens, path).await?;
+    }
     let tls = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         (None, None) => None,
@@ -176,6 +179,48 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("closing logs")?
         .context("flushing logs at shutdown")?;
     tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// `serve --resources`: applies the file (as `railyard apply` would, without pruning) through the
+/// API, on a private loopback listener with a token that exists only meanwhile, before the real
+/// listener opens. A file that does not apply stops the start.
+async fn apply_resources(
+    app: axum::Router,
+    tokens: &crate::auth::Tokens,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("a loopback listener for --resources")?;
+    let addr = listener.local_addr().context("local address")?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let token = tokens.ephemeral_admin("serve-resources");
+    let applied = match crate::cli::client::Client::local(format!("http://{addr}"), token) {
+        Ok(client) => {
+            crate::cli::client::ApplyArgs::new(path.to_path_buf())
+                .apply(&client)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    tokens.forget_ephemeral();
+    let _ = stop.send(());
+    let _ = server.await;
+    let plan = applied.with_context(|| format!("applying --resources {}", path.display()))?;
+    if plan.is_empty() {
+        tracing::info!(file = %path.display(), "resources: no changes");
+    }
+    for change in plan {
+        tracing::info!(file = %path.display(), %change, "resources applied");
+    }
     Ok(())
 }
 

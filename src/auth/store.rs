@@ -65,6 +65,9 @@ pub enum TokenError {
 pub struct Tokens {
     meta: Meta,
     by_hash: RwLock<HashMap<String, Arc<TokenSpec>>>,
+    /// Tokens that exist only in this process (the server's own, while it applies
+    /// `--resources`); they do not turn auth on.
+    ephemeral: RwLock<HashMap<String, Arc<TokenSpec>>>,
     writes: Mutex<()>,
 }
 
@@ -84,6 +87,7 @@ impl Tokens {
         Ok(Tokens {
             meta,
             by_hash: RwLock::new(by_hash),
+            ephemeral: RwLock::new(HashMap::new()),
             writes: Mutex::new(()),
         })
     }
@@ -102,11 +106,49 @@ impl Tokens {
         if !secret.starts_with(PREFIX) {
             return None;
         }
-        self.by_hash
+        let hash = sha256_hex(secret);
+        if let Some(t) = self
+            .by_hash
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&sha256_hex(secret))
+            .get(&hash)
+        {
+            return Some(t.clone());
+        }
+        self.ephemeral
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
             .cloned()
+    }
+
+    /// An admin token that lives in this process only, until [`Tokens::forget_ephemeral`].
+    pub fn ephemeral_admin(&self, name: &str) -> String {
+        let bytes: [u8; 32] = rand::random();
+        let secret = format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let spec = TokenSpec {
+            name: name.to_owned(),
+            scopes: vec!["admin".into()],
+            sha256: sha256_hex(&secret),
+            hint: String::new(),
+            created_at: bus::registry::now_rfc3339(),
+        };
+        self.ephemeral
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(spec.sha256.clone(), Arc::new(spec));
+        secret
+    }
+
+    /// Drops every in-process token.
+    pub fn forget_ephemeral(&self) {
+        self.ephemeral
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Creates a token; returns it and its secret (shown once, never stored).

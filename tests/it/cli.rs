@@ -237,3 +237,69 @@ spec: {filter: {pattern: {type: [tiny]}}}
         "the API shows exactly the file's state"
     );
 }
+
+/// `serve --resources`: the same file applied at start, with auth on too; a file that does not
+/// apply stops the start with the reason.
+#[test]
+fn serve_applies_resources_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("resources.yaml");
+    std::fs::write(
+        &file,
+        "kind: bus\nname: orders\n---\nkind: rule\nbus: orders\nname: r\nspec: {filter: {pattern: {type: [x]}}}\n",
+    )
+    .unwrap();
+    // A token exists: the server's own apply still works.
+    let out = Command::new(bin())
+        .args([
+            "token",
+            "create",
+            "--scope",
+            "admin",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let (ok, err) = (out.status.success(), String::from_utf8_lossy(&out.stderr));
+    assert!(ok, "{err}");
+    let srv = Server::start(&data, &["--resources", file.to_str().unwrap()]);
+    let (ok, out, err) = run(&srv.url, &["rules", "list", "--bus", "orders"]);
+    assert!(!ok && err.contains("401"), "auth is on: {out} {err}");
+    drop(srv);
+    let out = Command::new(bin())
+        .args(["token", "list", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !list.contains("serve-resources"),
+        "the server's own token is never stored: {list}"
+    );
+
+    let data2 = dir.path().join("data2");
+    let srv = Server::start(&data2, &["--resources", file.to_str().unwrap()]);
+    let (ok, out, _) = run(
+        &srv.url,
+        &["rules", "list", "--bus", "orders", "-o", "json"],
+    );
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()[0]["name"], "r");
+    drop(srv);
+    std::fs::write(
+        &file,
+        "kind: rule\nname: bad\nspec: {filter: {pattern: {type: x}}}\n",
+    )
+    .unwrap();
+    let err = Server::try_start(
+        &dir.path().join("data3"),
+        &["--resources", file.to_str().unwrap()],
+    )
+    .err()
+    .unwrap_or_default();
+    assert!(
+        err.contains("resources") && err.contains("/filter/pattern/type"),
+        "{err}"
+    );
+}

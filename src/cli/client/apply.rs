@@ -237,7 +237,29 @@ async fn current(
 }
 
 impl ApplyArgs {
+    /// Applying `file` without pruning (what `serve --resources` does).
+    pub fn new(file: PathBuf) -> ApplyArgs {
+        ApplyArgs {
+            file,
+            dry_run: false,
+            prune: false,
+        }
+    }
+
+    /// Applies (unless a dry run) and prints the plan.
     pub async fn run(self, c: &Client) -> anyhow::Result<()> {
+        let plan = self.apply(c).await?;
+        if plan.is_empty() {
+            println!("no changes");
+        }
+        for l in &plan {
+            println!("{l}");
+        }
+        Ok(())
+    }
+
+    /// Applies (unless a dry run); returns the plan, one line per change.
+    pub async fn apply(&self, c: &Client) -> anyhow::Result<Vec<String>> {
         let raw = if self.file.as_os_str() == "-" {
             match read_doc(&self.file)? {
                 Value::Array(a) => a,
@@ -297,15 +319,8 @@ impl ApplyArgs {
                 deletes.push(r);
             }
         }
-        if plan.is_empty() {
-            println!("no changes");
-            return Ok(());
-        }
-        for l in &plan {
-            println!("{l}");
-        }
-        if self.dry_run {
-            return Ok(());
+        if plan.is_empty() || self.dry_run {
+            return Ok(plan);
         }
         for (r, body) in writes {
             c.put(&r.path(), &body)
@@ -317,7 +332,7 @@ impl ApplyArgs {
                 .await
                 .with_context(|| format!("deleting {}", r.label()))?;
         }
-        Ok(())
+        Ok(plan)
     }
 }
 

@@ -64,6 +64,16 @@ impl Client {
         })
     }
 
+    /// A client of this server's own API on a loopback port with a token of its own (for
+    /// `serve --resources`).
+    pub fn local(url: String, token: String) -> anyhow::Result<Client> {
+        Client::new(Conn {
+            url,
+            token: Some(token),
+            output: Output::Json,
+        })
+    }
+
     pub fn output(&self) -> Output {
         self.conn.output
     }
