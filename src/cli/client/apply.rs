@@ -266,7 +266,7 @@ impl ApplyArgs {
                 v => vec![v],
             }
         } else {
-            documents(&self)?
+            documents(self)?
         };
         let mut wanted = Vec::with_capacity(raw.len());
         for (i, d) in raw.iter().enumerate() {
