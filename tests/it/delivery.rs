@@ -1014,8 +1014,7 @@ async fn one_hundred_rule_updates_under_load_lose_no_event() {
         sent.len(),
         ok.len()
     );
-    assert!(
-        judged > sent.len() / 2,
-        "most events fall between updates: {judged}"
-    );
+    // Enough events fall between updates for the check to mean something (the rest overlapped
+    // an update, more of them on a busy machine).
+    assert!(judged >= 1000, "only {judged} events fell between updates");
 }
