@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
-use super::problem::{ApiError, page_limit};
+use super::listing::ListQuery;
+use super::problem::ApiError;
 
 fn view(spec: &BusSpec, bus: &Bus) -> Value {
     let mut v = serde_json::to_value(spec).unwrap_or(Value::Null);
@@ -34,29 +35,27 @@ pub async fn list(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let limit = page_limit(&q)?;
-    let cursor = q.get("cursor").cloned().unwrap_or_default();
-    let all: Vec<Arc<Bus>> = st.buses.all();
-    let page: Vec<&Arc<Bus>> = all
-        .iter()
-        .filter(|b| b.spec().name > cursor)
-        .take(limit + 1)
-        .collect();
-    let more = page.len() > limit;
-    let items: Vec<Value> = page
-        .iter()
-        .take(limit)
-        .map(|b| view(&b.spec(), b))
-        .collect();
-    let next = if more {
-        page.get(limit - 1).map(|b| Value::String(b.spec().name))
-    } else {
-        None
+    let lq = ListQuery::parse(&q, false)?;
+    let all: Vec<(BusSpec, Arc<Bus>)> = st.buses.all().into_iter().map(|b| (b.spec(), b)).collect();
+    let (page, more) = lq.page(
+        |after, n| {
+            Ok::<_, ApiError>(
+                all.iter()
+                    .filter(|(s, _)| s.name.as_str() > after)
+                    .take(n)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        },
+        |(s, _)| s.name.as_str(),
+        |_| true,
+    )?;
+    let next = match page.last() {
+        Some((s, _)) if more => Value::String(s.name.clone()),
+        _ => Value::Null,
     };
-    Ok(
-        axum::Json(json!({ "buses": items, "next_cursor": next.unwrap_or(Value::Null) }))
-            .into_response(),
-    )
+    let items: Vec<Value> = page.iter().map(|(s, b)| view(s, b)).collect();
+    Ok(axum::Json(json!({ "buses": items, "next_cursor": next })).into_response())
 }
 
 /// `GET /v1/buses/{bus}`

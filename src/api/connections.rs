@@ -15,7 +15,8 @@ use targets::ConnectionError;
 use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
-use super::problem::{ApiError, page_limit};
+use super::listing::ListQuery;
+use super::problem::ApiError;
 
 impl From<ConnectionError> for ApiError {
     fn from(e: ConnectionError) -> ApiError {
@@ -53,15 +54,15 @@ pub async fn list(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let limit = page_limit(&q)?;
-    let cursor = q.get("cursor").map(String::as_str).unwrap_or_default();
-    let mut page = st
-        .engine
-        .connections()
-        .list(cursor, limit + 1)
+    let lq = ListQuery::parse(&q, false)?;
+    let conns = st.engine.connections();
+    let (page, more) = lq
+        .page(
+            |after, n| conns.list(after, n),
+            |c| c.name.as_str(),
+            |_| true,
+        )
         .map_err(|e| ApiError::internal("listing connections", &e))?;
-    let more = page.len() > limit;
-    page.truncate(limit);
     let next = match page.last() {
         Some(last) if more => Value::String(last.name.clone()),
         _ => Value::Null,

@@ -9,6 +9,7 @@ pub mod etag;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod listing;
 pub mod problem;
 pub mod rules;
 pub mod test_rule;

@@ -20,7 +20,8 @@ use targets::spec::Kind;
 use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
-use super::problem::{ApiError, page_limit};
+use super::listing::ListQuery;
+use super::problem::ApiError;
 
 fn view(spec: &RuleSpec) -> Value {
     serde_json::to_value(spec).unwrap_or(Value::Null)
@@ -43,15 +44,14 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     st.bus(&bus)?;
-    let limit = page_limit(&q)?;
-    let cursor = q.get("cursor").map(String::as_str).unwrap_or_default();
-    let mut page = st
-        .buses
-        .rules()
-        .list(&bus, cursor, limit + 1)
+    let lq = ListQuery::parse(&q, true)?;
+    let (page, more) = lq
+        .page(
+            |after, n| st.buses.rules().list(&bus, after, n),
+            |r| r.name.as_str(),
+            |r| lq.enabled.is_none_or(|e| r.enabled == e),
+        )
         .map_err(|e| ApiError::internal("listing rules", &e))?;
-    let more = page.len() > limit;
-    page.truncate(limit);
     let next = match page.last() {
         Some(last) if more => Value::String(last.name.clone()),
         _ => Value::Null,

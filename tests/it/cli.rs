@@ -303,3 +303,55 @@ fn serve_applies_resources_at_start() {
         "{err}"
     );
 }
+
+/// Lists filter before they page: `prefix` on names, `enabled` on rules; unknown parameters are
+/// a 400 naming them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_filter_by_prefix_and_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), &[]);
+    let c = crate::harness::client();
+    for (name, enabled) in [
+        ("a1", true),
+        ("a2", false),
+        ("a3", true),
+        ("b1", true),
+        ("a4", true),
+    ] {
+        let r = c
+            .put(format!("{}/v1/buses/default/rules/{name}", srv.url))
+            .json(&json!({"filter": {"pattern": {"type": [name]}}, "enabled": enabled}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let url = format!("{}/v1/buses/default/rules", srv.url);
+    let p1 = crate::harness::get_json(&c, &format!("{url}?prefix=a&enabled=true&limit=2")).await;
+    assert_eq!(names(&p1), ["a1", "a3"]);
+    assert_eq!(p1["next_cursor"], "a3");
+    let p2 = crate::harness::get_json(
+        &c,
+        &format!("{url}?prefix=a&enabled=true&limit=2&cursor=a3"),
+    )
+    .await;
+    assert_eq!(names(&p2), ["a4"]);
+    assert_eq!(p2["next_cursor"], Value::Null);
+    let off = crate::harness::get_json(&c, &format!("{url}?enabled=false")).await;
+    assert_eq!(names(&off), ["a2"]);
+    let r = c.get(format!("{url}?enabled=yes")).send().await.unwrap();
+    crate::harness::problem(r, 400, "enabled=yes").await;
+    let r = c.get(format!("{url}?sort=name")).send().await.unwrap();
+    let p = crate::harness::problem(r, 400, "unknown parameter").await;
+    assert_eq!(p["errors"][0]["pointer"], "/sort");
+    let buses = crate::harness::get_json(&c, &format!("{}/v1/buses?prefix=def", srv.url)).await;
+    assert_eq!(buses["buses"].as_array().unwrap().len(), 1);
+}
