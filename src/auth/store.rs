@@ -71,6 +71,15 @@ pub struct Tokens {
     writes: Mutex<()>,
 }
 
+/// `ry_` + 32 random bytes, base64url.
+fn new_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!(
+        "{PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
 fn sha256_hex(secret: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -124,11 +133,7 @@ impl Tokens {
 
     /// An admin token that lives in this process only, until [`Tokens::forget_ephemeral`].
     pub fn ephemeral_admin(&self, name: &str) -> String {
-        let bytes: [u8; 32] = rand::random();
-        let secret = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        );
+        let secret = new_secret();
         let spec = TokenSpec {
             name: name.to_owned(),
             scopes: vec!["admin".into()],
@@ -175,11 +180,7 @@ impl Tokens {
         if self.meta.get::<TokenSpec>(TREE, name)?.is_some() {
             return Err(TokenError::Exists(name.to_owned()));
         }
-        let bytes: [u8; 32] = rand::random();
-        let secret = format!(
-            "{PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        );
+        let secret = new_secret();
         let spec = TokenSpec {
             name: name.to_owned(),
             scopes: canonical,

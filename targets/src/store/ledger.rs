@@ -224,16 +224,21 @@ impl Ledger {
             .collect()
     }
 
-    /// Removes dead letters (all when `ids` is `None`), durably; returns how many.
-    pub fn purge(&mut self, ids: Option<&[u64]>) -> io::Result<usize> {
-        let ids: Vec<u64> = match ids {
+    /// The ids of `ids` that are dead letters (all of them when `None`).
+    fn existing(&self, ids: Option<&[u64]>) -> Vec<u64> {
+        match ids {
             None => self.dead.keys().copied().collect(),
             Some(ids) => ids
                 .iter()
                 .copied()
                 .filter(|i| self.dead.contains_key(i))
                 .collect(),
-        };
+        }
+    }
+
+    /// Removes dead letters (all when `ids` is `None`), durably; returns how many.
+    pub fn purge(&mut self, ids: Option<&[u64]>) -> io::Result<usize> {
+        let ids = self.existing(ids);
         if ids.is_empty() {
             return Ok(0);
         }
@@ -248,14 +253,7 @@ impl Ledger {
     /// Turns dead letters (all when `ids` is `None`) into retries due now, durably; the worker
     /// takes them from [`Ledger::redriven`]. Returns how many.
     pub fn redrive(&mut self, ids: Option<&[u64]>, now_ms: i64) -> io::Result<usize> {
-        let ids: Vec<u64> = match ids {
-            None => self.dead.keys().copied().collect(),
-            Some(ids) => ids
-                .iter()
-                .copied()
-                .filter(|i| self.dead.contains_key(i))
-                .collect(),
-        };
+        let ids = self.existing(ids);
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
             let Some(letter) = self.dead.get(id) else {
