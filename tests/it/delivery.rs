@@ -37,6 +37,19 @@ pub async fn rule(
     .await;
 }
 
+/// GETs `url` until `done` holds for the answer (at most 10 s); returns the last answer.
+pub async fn poll_json(c: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..500 {
+        v = get_json(c, url).await;
+        if done(&v) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    v
+}
+
 pub fn ev(id: &str, ty: &str, extra: Value) -> Value {
     let mut e = json!({
         "specversion": "1.0", "id": id, "source": "/it/delivery", "type": ty,
@@ -190,14 +203,7 @@ async fn modes_transforms_and_a_trace_of_two_failures_then_success() {
     })
     .await;
     let url = format!("{}/v1/buses/default/events/{seq}/trace", srv.url);
-    let mut t = Value::Null;
-    for _ in 0..100 {
-        t = get_json(&c, &url).await;
-        if t["deliveries"][0]["state"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let t = poll_json(&c, &url, |t| t["deliveries"][0]["state"] == "delivered").await;
     let d = &t["deliveries"][0];
     assert_eq!(d["state"], "delivered", "{t}");
     let statuses: Vec<u64> = d["attempts"]
@@ -258,17 +264,10 @@ async fn dead_letters_redrive_and_retry_after() {
         "{}/v1/buses/default/rules/r/targets/t/dead-letters",
         srv.url
     );
-    let mut list = Value::Null;
-    for _ in 0..250 {
-        list = get_json(&c, &dl_url).await;
-        if list["dead_letters"]
-            .as_array()
-            .is_some_and(|a| a.len() == 5)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let list = poll_json(&c, &dl_url, |l| {
+        l["dead_letters"].as_array().is_some_and(|a| a.len() == 5)
+    })
+    .await;
     let letters = list["dead_letters"].as_array().unwrap();
     assert_eq!(letters.len(), 5, "{list}");
     assert_eq!(rx.count(), 5, "a 400 is not retried");
@@ -786,31 +785,18 @@ async fn old_events_are_traced_from_the_durable_state() {
     .await;
     rx.wait_for(Duration::from_secs(20), "3 requests", |r| r.count() >= 3)
         .await;
+    let url = |seq: u64| format!("{}/v1/buses/default/events/{seq}/trace", srv.url);
     let trace = |seq: u64| {
-        let c = c.clone();
-        let url = format!("{}/v1/buses/default/events/{seq}/trace", srv.url);
+        let (c, url) = (c.clone(), url(seq));
         async move { get_json(&c, &url).await }
     };
-    let mut t = Value::Null;
-    for _ in 0..100 {
-        t = trace(seqs[0]).await;
-        if t["deliveries"][0]["state"] == "dead_lettered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let state_is = |want: &'static str| move |t: &Value| t["deliveries"][0]["state"] == want;
+    let t = poll_json(&c, &url(seqs[0]), state_is("dead_lettered")).await;
     assert_eq!(t["source"], "durable", "{t}");
     assert_eq!(t["matched_rules"], json!(["a"]), "{t}");
     assert_eq!(t["deliveries"][0]["state"], "dead_lettered", "{t}");
     assert_eq!(t["deliveries"][0]["attempts"][0]["status"], 400, "{t}");
-    let mut t = Value::Null;
-    for _ in 0..100 {
-        t = trace(seqs[1]).await;
-        if t["deliveries"][0]["state"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let t = poll_json(&c, &url(seqs[1]), state_is("delivered")).await;
     assert_eq!(t["deliveries"][0]["state"], "delivered", "{t}");
     let t = trace(seqs[2]).await;
     assert_eq!(t["matched_rules"], json!([]), "{t}");
@@ -854,17 +840,10 @@ async fn retries_and_their_attempts_survive_kill9() {
         "{}/v1/buses/default/rules/r/targets/t/dead-letters",
         srv.url
     );
-    let mut list = Value::Null;
-    for _ in 0..500 {
-        list = get_json(&c, &dl_url).await;
-        if list["dead_letters"]
-            .as_array()
-            .is_some_and(|a| a.len() == 2)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let list = poll_json(&c, &dl_url, |l| {
+        l["dead_letters"].as_array().is_some_and(|a| a.len() == 2)
+    })
+    .await;
     let letters = list["dead_letters"].as_array().unwrap();
     assert_eq!(letters.len(), 2, "{list}");
     for l in letters {
