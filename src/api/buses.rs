@@ -18,6 +18,7 @@ use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
 use super::listing::ListQuery;
+use super::openapi::Problem;
 use super::problem::ApiError;
 
 fn view(spec: &BusSpec, bus: &Bus) -> Value {
@@ -31,6 +32,7 @@ fn view(spec: &BusSpec, bus: &Bus) -> Value {
 }
 
 /// `GET /v1/buses?limit=&cursor=`
+#[utoipa::path(get, path = "/v1/buses", tag = "buses", params(("limit" = Option<u32>, Query, description = "1 to 1000, default 100"), ("cursor" = Option<String>, Query, description = "The last name of the previous page"), ("prefix" = Option<String>, Query, description = "Only names starting with this")), responses((status = 200, description = "`{buses: [...], next_cursor}`", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -59,6 +61,7 @@ pub async fn list(
 }
 
 /// `GET /v1/buses/{bus}`
+#[utoipa::path(get, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name")), responses((status = 200, description = "The bus (ETag)", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -69,6 +72,7 @@ pub async fn get(
 }
 
 /// `PUT /v1/buses/{bus}`
+#[utoipa::path(put, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), request_body(content = Object, description = "`{description?, retention?: {max_age?, max_bytes?}}`"), responses((status = 200, description = "Replaced", body = Object), (status = 201, description = "Created", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -105,6 +109,7 @@ pub async fn put(
 }
 
 /// `DELETE /v1/buses/{bus}`
+#[utoipa::path(delete, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), responses((status = 204, description = "Deleted with its rules and events"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,

@@ -16,6 +16,7 @@ use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
 use super::listing::ListQuery;
+use super::openapi::Problem;
 use super::problem::ApiError;
 
 impl From<ConnectionError> for ApiError {
@@ -50,6 +51,7 @@ fn check(name: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/connections?limit=&cursor=`
+#[utoipa::path(get, path = "/v1/connections", tag = "connections", params(("limit" = Option<u32>, Query, description = "1 to 1000, default 100"), ("cursor" = Option<String>, Query, description = "The last name of the previous page"), ("prefix" = Option<String>, Query, description = "Only names starting with this")), responses((status = 200, description = "`{connections: [...], next_cursor}` without secrets", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(st): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -72,6 +74,7 @@ pub async fn list(
 }
 
 /// `GET /v1/connections/{name}`
+#[utoipa::path(get, path = "/v1/connections/{name}", tag = "connections", params(("name" = String, Path, description = "Connection name")), responses((status = 200, description = "The connection without its secrets (ETag)", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -86,6 +89,7 @@ pub async fn get(
 }
 
 /// `PUT /v1/connections/{name}`
+#[utoipa::path(put, path = "/v1/connections/{name}", tag = "connections", params(("name" = String, Path, description = "Connection name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), request_body(content = Object, description = "`{description?}` and one of `basic`, `api_key`, `oauth_client_credentials`"), responses((status = 200, description = "Replaced", body = Object), (status = 201, description = "Created", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -111,6 +115,7 @@ pub async fn put(
 }
 
 /// `DELETE /v1/connections/{name}`
+#[utoipa::path(delete, path = "/v1/connections/{name}", tag = "connections", params(("name" = String, Path, description = "Connection name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,

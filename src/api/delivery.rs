@@ -19,6 +19,7 @@ use targets::target::Target;
 
 use super::AppState;
 use super::json::JsonBody;
+use super::openapi::Problem;
 use super::problem::{ApiError, page_limit};
 
 fn parse_u64(what: &str, v: &str) -> Result<u64, ApiError> {
@@ -32,6 +33,7 @@ fn parse_u64(what: &str, v: &str) -> Result<u64, ApiError> {
 }
 
 /// `GET /v1/buses/{bus}/events/{sequence}/trace`
+#[utoipa::path(get, path = "/v1/buses/{bus}/events/{sequence}/trace", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("sequence" = u64, Path, description = "Sequence")), responses((status = 200, description = "`{sequence, dispatched, source, matched_rules, deliveries: [{rule, target, state, attempts}]}`", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn trace(
     State(st): State<AppState>,
     Path((bus, seq)): Path<(String, String)>,
@@ -57,6 +59,7 @@ fn target(st: &AppState, bus: &str, rule: &str, target: &str) -> Result<Arc<Targ
 }
 
 /// `GET …/dead-letters?limit=&cursor=` (by id; `next_cursor` is the last id when more follow).
+#[utoipa::path(get, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id"), ("limit" = Option<u32>, Query, description = "1 to 1000"), ("cursor" = Option<String>, Query, description = "The last id of the previous page")), responses((status = 200, description = "`{dead_letters: [...], next_cursor}`", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(st): State<AppState>,
     Path((bus, rule, tid)): Path<(String, String, String)>,
@@ -84,6 +87,7 @@ pub async fn list(
 }
 
 /// `GET …/dead-letters/{id}`
+#[utoipa::path(get, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters/{id}", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id"), ("id" = u64, Path, description = "Dead-letter id")), responses((status = 200, description = "The dead letter", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(st): State<AppState>,
     Path((bus, rule, tid, id)): Path<(String, String, String, String)>,
@@ -140,6 +144,7 @@ fn now_ms() -> i64 {
 }
 
 /// `POST …/dead-letters:redrive`
+#[utoipa::path(post, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters:redrive", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id")), request_body(content = Object, description = "`{}` for all, or `{ids: [..]}`"), responses((status = 200, description = "`{redriven}`", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn redrive(
     State(st): State<AppState>,
     Path((bus, rule, tid)): Path<(String, String, String)>,
@@ -157,6 +162,7 @@ pub async fn redrive(
 }
 
 /// `DELETE …/dead-letters` (all)
+#[utoipa::path(delete, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id")), responses((status = 200, description = "`{purged}`", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn purge(
     State(st): State<AppState>,
     Path((bus, rule, tid)): Path<(String, String, String)>,
@@ -170,6 +176,7 @@ pub async fn purge(
 }
 
 /// `DELETE …/dead-letters/{id}`
+#[utoipa::path(delete, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters/{id}", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id"), ("id" = u64, Path, description = "Dead-letter id")), responses((status = 204, description = "Purged"), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn purge_one(
     State(st): State<AppState>,
     Path((bus, rule, tid, id)): Path<(String, String, String, String)>,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sources::ingest::{self, Decoded, EntryError, IngestError, Mode};
 
 use super::AppState;
+use super::openapi::Problem;
 use super::problem::ApiError;
 
 /// Renders an ingest failure as a problem; the attribute at fault is named in `attribute`, in
@@ -82,6 +83,7 @@ async fn read_body(
 ///
 /// Takes the request whole: axum's `HeaderMap` extractor clones every header, a measurable cost
 /// per event on this path.
+#[utoipa::path(post, path = "/v1/buses/{bus}/events", tag = "events", params(("bus" = String, Path, description = "Bus name")), request_body(content = Object, description = "A CloudEvent: binary mode (ce- headers), structured (application/cloudevents+json) or batch (application/cloudevents-batch+json)"), responses((status = 202, description = "`{results: [{id, sequence} | {index, error}]}`, durable", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Too large (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Unsupported media type (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn ingest(
     State(st): State<AppState>,
     Path(bus_name): Path<String>,
@@ -185,6 +187,7 @@ fn parse_u64(q: &HashMap<String, String>, key: &str) -> Result<Option<u64>, ApiE
 }
 
 /// `GET /v1/buses/{bus}/events?after=<seq>|since=<RFC 3339>&limit=<n>`
+#[utoipa::path(get, path = "/v1/buses/{bus}/events", tag = "events", params(("bus" = String, Path, description = "Bus name"), ("after" = Option<u64>, Query, description = "Events after this sequence"), ("since" = Option<String>, Query, description = "Events ingested at or after this RFC 3339 time"), ("limit" = Option<u32>, Query, description = "1 to 1000")), responses((status = 200, description = "`{events: [{sequence, ingested_at, event}], next_after}`", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(st): State<AppState>,
     Path(bus_name): Path<String>,
@@ -270,6 +273,7 @@ fn write_item(out: &mut Vec<u8>, r: &Record) {
 
 /// `GET /v1/buses/{bus}/events/{sequence}[?mode=binary]`: the event exactly as stored, in
 /// structured mode (default) or in binary mode (`ce-` headers, the data as the body).
+#[utoipa::path(get, path = "/v1/buses/{bus}/events/{sequence}", tag = "events", params(("bus" = String, Path, description = "Bus name"), ("sequence" = u64, Path, description = "Sequence"), ("mode" = Option<String>, Query, description = "binary for ce- headers and the raw data")), responses((status = 200, description = "The event as stored", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 410, description = "Removed by retention", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(st): State<AppState>,
     Path((bus_name, seq)): Path<(String, String)>,

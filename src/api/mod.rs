@@ -10,6 +10,7 @@ pub mod events;
 pub mod health;
 pub mod json;
 pub mod listing;
+pub mod openapi;
 pub mod problem;
 pub mod rules;
 pub mod test_rule;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::document))
         .route("/v1/buses", get(buses::list))
         .route(
             "/v1/buses/{bus}",

@@ -21,6 +21,7 @@ use super::AppState;
 use super::etag::{if_match, with_etag};
 use super::json::JsonBody;
 use super::listing::ListQuery;
+use super::openapi::Problem;
 use super::problem::ApiError;
 
 fn view(spec: &RuleSpec) -> Value {
@@ -38,6 +39,7 @@ fn stored(st: &AppState, bus: &str, rule: &str) -> Result<Option<RuleSpec>, ApiE
 
 /// `GET /v1/buses/{bus}/rules?limit=&cursor=` (by name; `next_cursor` is the last name of the
 /// page when more follow).
+#[utoipa::path(get, path = "/v1/buses/{bus}/rules", tag = "rules", params(("bus" = String, Path, description = "Bus name"), ("limit" = Option<u32>, Query, description = "1 to 1000, default 100"), ("cursor" = Option<String>, Query, description = "The last name of the previous page"), ("prefix" = Option<String>, Query, description = "Only names starting with this"), ("enabled" = Option<bool>, Query, description = "Only enabled or disabled rules")), responses((status = 200, description = "`{rules: [...], next_cursor}`", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(st): State<AppState>,
     Path(bus): Path<String>,
@@ -61,6 +63,7 @@ pub async fn list(
 }
 
 /// `GET /v1/buses/{bus}/rules/{rule}`
+#[utoipa::path(get, path = "/v1/buses/{bus}/rules/{rule}", tag = "rules", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name")), responses((status = 200, description = "The rule (ETag)", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(st): State<AppState>,
     Path((bus, rule)): Path<(String, String)>,
@@ -72,6 +75,7 @@ pub async fn get(
 }
 
 /// `PUT /v1/buses/{bus}/rules/{rule}`
+#[utoipa::path(put, path = "/v1/buses/{bus}/rules/{rule}", tag = "rules", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), request_body(content = Object, description = "`{description?, enabled?, filter: {pattern|cesql|sql|jsonpath}, targets?: [...]}`"), responses((status = 200, description = "Saved", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     State(st): State<AppState>,
     Path((bus, rule)): Path<(String, String)>,
@@ -122,6 +126,7 @@ fn check_connections(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiErr
 }
 
 /// `DELETE /v1/buses/{bus}/rules/{rule}`
+#[utoipa::path(delete, path = "/v1/buses/{bus}/rules/{rule}", tag = "rules", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     Path((bus, rule)): Path<(String, String)>,

@@ -35,6 +35,7 @@ use sources::ingest::IngestError;
 use super::AppState;
 use super::events::ingest_problem;
 use super::json::JsonBody;
+use super::openapi::Problem;
 use super::problem::ApiError;
 
 /// The request body.
@@ -133,6 +134,7 @@ fn run_filter(
 }
 
 /// `POST /v1/test-rule`
+#[utoipa::path(post, path = "/v1/test-rule", tag = "rules", request_body(content = Object, description = "`{event, filter | bus [, rule], transform?}`"), responses((status = 200, description = "`{matched, output, explanation}` (or `rules` for a bus)", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn test_rule(
     State(st): State<AppState>,
     JsonBody(req): JsonBody<TestRule>,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::json::JsonBody;
+use super::openapi::Problem;
 use super::problem::ApiError;
 use crate::auth::{TokenError, TokenSpec};
 
@@ -35,6 +36,7 @@ fn view(t: &TokenSpec) -> Value {
 }
 
 /// `POST /v1/tokens` with `{"name": …, "scopes": [..]}` → 201 with `token` (shown once).
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body(content = Object, description = "`{name, scopes: [admin | publish:<bus> | consume:<queue>]}`"), responses((status = 201, description = "The token with its secret, shown once", body = Object), (status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(st): State<AppState>,
     JsonBody(body): JsonBody<Value>,
@@ -88,6 +90,7 @@ pub async fn create(
 }
 
 /// `GET /v1/tokens`
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", responses((status = 200, description = "`{tokens: [{name, scopes, hint, created_at}]}`", body = Object), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(State(st): State<AppState>) -> Result<Response, ApiError> {
     let all = st
         .tokens
@@ -98,6 +101,7 @@ pub async fn list(State(st): State<AppState>) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /v1/tokens/{name}`
+#[utoipa::path(delete, path = "/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path, description = "Token name")), responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,

@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod filters;
 mod harness;
+mod openapi;
 mod python_sdk;
 mod receiver;
 mod rules;
