@@ -61,7 +61,7 @@ pub async fn list(
 }
 
 /// `GET /v1/buses/{bus}`
-#[utoipa::path(get, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name")), responses((status = 200, description = "The bus (ETag)", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name")), responses((status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 200, description = "The bus (ETag)", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -109,7 +109,7 @@ pub async fn put(
 }
 
 /// `DELETE /v1/buses/{bus}`
-#[utoipa::path(delete, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), responses((status = 204, description = "Deleted with its rules and events"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/v1/buses/{bus}", tag = "buses", params(("bus" = String, Path, description = "Bus name"), ("If-Match" = Option<String>, Header, description = "The ETag the write expects")), responses((status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 204, description = "Deleted with its rules and events"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflict (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match does not match (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,

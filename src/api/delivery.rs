@@ -162,7 +162,7 @@ pub async fn redrive(
 }
 
 /// `DELETE …/dead-letters` (all)
-#[utoipa::path(delete, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id")), responses((status = 200, description = "`{purged}`", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/v1/buses/{bus}/rules/{rule}/targets/{target}/dead-letters", tag = "delivery", params(("bus" = String, Path, description = "Bus name"), ("rule" = String, Path, description = "Rule name"), ("target" = String, Path, description = "Target id")), responses((status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 200, description = "`{purged}`", body = Object), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn purge(
     State(st): State<AppState>,
     Path((bus, rule, tid)): Path<(String, String, String)>,

@@ -32,7 +32,7 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`
-#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/metrics", tag = "meta", responses((status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn metrics(State(st): State<AppState>) -> Response {
     let text = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     (

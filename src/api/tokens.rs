@@ -90,7 +90,7 @@ pub async fn create(
 }
 
 /// `GET /v1/tokens`
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", responses((status = 200, description = "`{tokens: [{name, scopes, hint, created_at}]}`", body = Object), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", responses((status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 200, description = "`{tokens: [{name, scopes, hint, created_at}]}`", body = Object), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(State(st): State<AppState>) -> Result<Response, ApiError> {
     let all = st
         .tokens
@@ -101,7 +101,7 @@ pub async fn list(State(st): State<AppState>) -> Result<Response, ApiError> {
 }
 
 /// `DELETE /v1/tokens/{name}`
-#[utoipa::path(delete, path = "/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path, description = "Token name")), responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path, description = "Token name")), responses((status = 400, description = "Invalid request (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 204, description = "Deleted"), (status = 404, description = "Not found (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 401, description = "No valid token (problem+json)", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The token's scopes do not allow this (problem+json)", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,

@@ -76,3 +76,35 @@ async fn every_documented_route_exists_and_answers_as_documented() {
         );
     }
 }
+
+/// Schemathesis (PyPI, installed by `scripts/test`) fuzzes every operation of the document
+/// against the live server: no 5xx, no response that violates the document (status, content
+/// type, schema).
+#[test]
+fn schemathesis_finds_no_server_error_and_no_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), &[]);
+    let out = std::process::Command::new("schemathesis")
+        .args([
+            "run",
+            &format!("{}/openapi.json", srv.url),
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261121",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis is installed by scripts/test (pip install schemathesis)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("passed"), "{text}");
+}
