@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod crash;
 mod delivery;
+mod errors;
 mod filters;
 mod harness;
 mod openapi;
