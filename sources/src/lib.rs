@@ -6,5 +6,8 @@
 //!
 //! - [`ingest`]: the CloudEvents HTTP binding (binary, structured and batch modes) with strict
 //!   validation and size limits, for `POST /v1/buses/{bus}/events`.
+//! - [`webhook`]: SaaS webhooks (GitHub, GitLab, Stripe, Slack, Shopify, Standard Webhooks,
+//!   generic HMAC), verified on the raw bytes.
 
 pub mod ingest;
+pub mod webhook;
