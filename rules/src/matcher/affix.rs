@@ -114,10 +114,7 @@ impl Affixes {
         } else {
             &s[..len]
         };
-        if let Some(e) = self
-            .table
-            .find(hash, |e| e.hash == hash && e.key.as_bytes() == key)
-        {
+        if let Some(e) = self.table.find(hash, |e| e.hash == hash && e.key.is(key)) {
             e.targets.as_slice().iter().for_each(|p| f(*p));
         }
     }
@@ -144,6 +141,21 @@ mod tests {
         got.clear();
         s.each_in(b"", |i| got.push(i));
         assert_eq!(got, vec![0]);
+    }
+
+    /// Many keys of many lengths: each value finds exactly its own key.
+    #[test]
+    fn many_keys_each_found_once() {
+        let mut p = Affixes::new(false);
+        let keys: Vec<String> = (0..3000).map(|i| format!("k{i}-")).collect();
+        for (i, k) in keys.iter().enumerate() {
+            p.insert(k.as_bytes(), i as u32);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let mut got = Vec::new();
+            p.each_in(format!("{k}tail").as_bytes(), |t| got.push(t));
+            assert_eq!(got, vec![i as u32], "{k}");
+        }
     }
 }
 

@@ -69,8 +69,14 @@ impl Test {
     }
 
     #[inline]
-    fn passes(&self, v: EventValue<'_>, lower: Option<&str>) -> bool {
+    pub(crate) fn passes(&self, v: EventValue<'_>, lower: Option<&str>) -> bool {
         !self.quick.rejects(v, lower) && self.leaf.test(v, lower)
+    }
+
+    /// Where the test leads.
+    #[inline]
+    pub(crate) fn target(&self) -> u32 {
+        self.target
     }
 }
 
@@ -150,7 +156,7 @@ impl Quick {
     }
 
     /// Whether the test surely fails on this value. Every kind but `None` passes only strings.
-    #[inline]
+    #[inline(always)]
     fn rejects(&self, v: EventValue<'_>, lower: Option<&str>) -> bool {
         if self.kind == QuickKind::None {
             return false;
@@ -203,6 +209,15 @@ impl ValueIndex {
                 ValueIndex::Many(many)
             }
         };
+    }
+
+    /// The test, when there is exactly one.
+    #[inline]
+    pub(crate) fn one(&self) -> Option<&Test> {
+        match self {
+            ValueIndex::One(t) => Some(t),
+            _ => None,
+        }
     }
 
     /// Pushes onto `out` the target of every test `v` passes (possibly repeated).

@@ -252,6 +252,16 @@ struct Scratch {
     /// Per leaf, its lowercase form as a range of `lowered` (`NOT_LOWERED` until needed).
     lower: Vec<(u32, u32)>,
     lowered: String,
+    /// The storage of each event's decoded leaves, kept empty between events (see [`recycle`]).
+    values: Vec<EventValue<'static>>,
+}
+
+/// An empty vector of another lifetime in the same allocation: a collect from a vector's own
+/// iterator into elements of the same layout reuses its buffer, so a per-thread buffer can hold
+/// the borrowed values of each event in turn without an allocation per event, in safe code.
+fn recycle<'b>(mut v: Vec<EventValue<'_>>) -> Vec<EventValue<'b>> {
+    v.clear();
+    v.into_iter().map(|_| EventValue::Null).collect()
 }
 
 /// A leaf whose lowercase form has not been made.
@@ -441,8 +451,19 @@ impl Matcher {
             sc.lower.clear();
             sc.lower.resize(sc.flat.vals.len(), NOT_LOWERED);
             sc.lowered.clear();
+            // Each leaf decoded once (its string sliced, its kind settled), not once per state
+            // that tests it.
+            let mut values = recycle(std::mem::take(&mut sc.values));
+            values.extend(sc.flat.vals.iter().map(|v| match v.slot {
+                slot @ (Slot::Span(..) | Slot::Owned(_)) => {
+                    EventValue::Str(sc.flat.str(input, slot).unwrap_or_default())
+                }
+                Slot::Num(x) => EventValue::Num(x),
+                Slot::Bool(b) => EventValue::Bool(b),
+                Slot::Null => EventValue::Null,
+            }));
             let mut walk = Walk {
-                input,
+                values: &values,
                 flat: &sc.flat,
                 buf: &mut sc.buf,
                 chosen: &mut sc.chosen,
@@ -451,6 +472,7 @@ impl Matcher {
                 out,
             };
             self.walk(0, &mut walk);
+            sc.values = recycle(values);
             Ok::<(), MatchError>(())
         })?;
         out.sort_unstable();
@@ -488,14 +510,25 @@ impl Matcher {
                     continue;
                 }
                 let start = w.buf.len();
-                let value = match w.flat.vals[vi].slot {
-                    slot @ (Slot::Span(..) | Slot::Owned(_)) => {
-                        EventValue::Str(w.flat.str(w.input, slot).unwrap_or_default())
-                    }
-                    Slot::Num(x) => EventValue::Num(x),
-                    Slot::Bool(b) => EventValue::Bool(b),
-                    Slot::Null => EventValue::Null,
+                let Some(&value) = w.values.get(vi) else {
+                    continue;
                 };
+                // Deep in the graph most transitions hold one test and lead to one state: no
+                // list of targets to build, sort and deduplicate.
+                if let (Some(test), None) = (t.index.one(), &t.exists) {
+                    let lower = match value {
+                        EventValue::Str(s) if t.needs_lower => {
+                            Some(lower_of(w.lower, w.lowered, vi, s))
+                        }
+                        _ => None,
+                    };
+                    if test.passes(value, lower) {
+                        w.chosen.push(vi as u32);
+                        self.walk(test.target(), w);
+                        w.chosen.pop();
+                    }
+                    continue;
+                }
                 match value {
                     EventValue::Str(s) if t.needs_lower => {
                         let lower = lower_of(w.lower, w.lowered, vi, s);
@@ -536,7 +569,8 @@ impl Matcher {
 
 /// The state of one match.
 struct Walk<'a> {
-    input: &'a str,
+    /// The event's leaves, decoded, in the order of `flat.vals`.
+    values: &'a [EventValue<'a>],
     flat: &'a Flat,
     buf: &'a mut Vec<u32>,
     chosen: &'a mut Vec<u32>,
@@ -568,7 +602,11 @@ fn lower_of<'s>(lower: &mut [(u32, u32)], lowered: &'s mut String, vi: usize, s:
     if *span == NOT_LOWERED {
         let a = lowered.len();
         if s.is_ascii() {
-            lowered.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            // Copied whole and lowered in place: no per-character encoding.
+            lowered.push_str(s);
+            if let Some(copy) = lowered.get_mut(a..) {
+                copy.make_ascii_lowercase();
+            }
         } else {
             lowered.push_str(&s.to_lowercase());
         }

@@ -3,7 +3,9 @@
 //! The approach of simdjson's stage 1, in safe Rust over `wide`'s 16-byte vectors: for a block
 //! of 64 bytes, compare every byte at once into bitmasks of quotes, backslashes, opening and
 //! closing brackets; a prefix XOR of the quote mask marks the bytes inside strings, which masks
-//! out brackets in strings; then only the few remaining brackets are counted. Blocks holding a
+//! out brackets in strings; the remaining brackets are counted by popcount, and walked one by one
+//! only in a block with as many closing brackets as the depth (one that may end the container,
+//! always the first). Blocks holding a
 //! backslash (rare in events) are walked byte by byte, which keeps escape handling simple.
 //! Brackets are counted without telling `{` from `[`: in valid JSON they nest properly, so the
 //! count reaches zero exactly at the container's end.
@@ -94,7 +96,16 @@ pub(crate) fn container_end(b: &[u8], start: usize) -> Option<usize> {
             if st.in_string {
                 inside = !inside;
             }
-            let mut brackets = (m.open | m.close) & !inside;
+            let (open, close) = (m.open & !inside, m.close & !inside);
+            let closes = u64::from(close.count_ones());
+            if closes < st.depth {
+                // Too few closing brackets here to reach depth zero: count, do not walk.
+                st.depth = st.depth + u64::from(open.count_ones()) - closes;
+                st.in_string = inside >> 63 == 1;
+                pos += 64;
+                continue;
+            }
+            let mut brackets = open | close;
             while brackets != 0 {
                 let at = brackets.trailing_zeros();
                 if m.open >> at & 1 == 1 {
@@ -168,6 +179,27 @@ mod tests {
             }
             assert_eq!(container_end(text.as_bytes(), 0), Some(text.len()));
             assert_eq!(container_end(&text.as_bytes()[..text.len() - 1], 0), None);
+        }
+    }
+
+    /// Blocks deep inside a container are counted without being walked: the end is still found
+    /// exactly, however the brackets fall across blocks.
+    #[test]
+    fn finds_the_end_of_deep_containers_spanning_blocks() {
+        for depth in [1usize, 2, 3, 5, 9] {
+            for filler in [0usize, 7, 40, 63, 64, 100] {
+                let inner = format!(r#"{{"s":"{}]}}","n":[1,[2,{{}}]]}}"#, "z".repeat(filler));
+                let items = vec![inner; 6].join(",");
+                let text = format!("{}{items}{}", "[".repeat(depth), "]".repeat(depth));
+                assert_eq!(
+                    container_end(text.as_bytes(), 0),
+                    Some(text.len()),
+                    "{text}"
+                );
+                let with_tail = format!("{text},[]]");
+                assert_eq!(container_end(with_tail.as_bytes(), 0), Some(text.len()));
+                assert_eq!(container_end(&text.as_bytes()[..text.len() - 1], 0), None);
+            }
         }
     }
 }
