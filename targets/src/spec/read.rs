@@ -100,10 +100,7 @@ impl Obj {
     }
 }
 
-/// Escapes a key for a JSON pointer (RFC 6901).
-pub(crate) fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
+pub(crate) use rules::pattern::escape_pointer as escape;
 
 /// The JSON type of a value, for messages.
 pub(crate) fn kind_of(v: &Value) -> &'static str {
