@@ -7,7 +7,8 @@
 //! - [`ingest`]: the CloudEvents HTTP binding (binary, structured and batch modes) with strict
 //!   validation and size limits, for `POST /v1/buses/{bus}/events`.
 //! - [`webhook`]: SaaS webhooks (GitHub, GitLab, Stripe, Slack, Shopify, Standard Webhooks,
-//!   generic HMAC), verified on the raw bytes.
+//!   generic HMAC) and a plain CloudEvents endpoint, verified on the raw bytes and mapped to
+//!   CloudEvents, for `POST /v1/webhooks/{name}`.
 
 pub mod ingest;
 pub mod webhook;

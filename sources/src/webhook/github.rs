@@ -11,69 +11,55 @@
 //! | `data` | the payload, byte for byte |
 //! | `githubhookid` | `X-GitHub-Hook-ID`, when sent |
 //!
-//! The `ping` event GitHub sends when a webhook is created is answered 200 without an event.
+//! The `ping` event GitHub sends when a webhook is created is answered 200 (`{"ok":true}`)
+//! without an event, after its signature is verified like any delivery's.
+//!
+//! The id is the delivery GUID rather than anything in the payload because GitHub's payloads have
+//! no event id, and a redelivery (automatic or from the UI) keeps the GUID, which is what the
+//! server's dedup needs.
 
-use bus::event::{Data, Event, ExtensionValue};
+use bus::event::{Event, ExtensionValue};
+use bytes::Bytes;
 use serde_json::Value;
 
-/// What a GitHub delivery becomes.
-#[derive(Debug)]
-pub enum Mapped {
-    /// An event for the bus.
-    Event(Box<Event>),
-    /// `ping`: answer 200 and store nothing.
-    Ping,
+use super::{
+    MapError, Outcome, Request, WebhookError, json_object, map_header, required_header,
+    type_segment, verify, verify_header,
+};
+
+/// Verifies `X-Hub-Signature-256`, then maps.
+pub(super) fn receive(key: &[u8], req: &Request<'_>) -> Result<Outcome, WebhookError> {
+    verify::github(key, req.body, verify_header(req, "X-Hub-Signature-256")?)?;
+    Ok(map(req)?)
 }
 
-/// Why a delivery cannot be mapped (after its signature was verified).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MapError {
-    /// A header GitHub always sends is absent.
-    #[error("the {0} header is missing")]
-    Missing(&'static str),
-    /// The body is not a JSON object.
-    #[error("the payload is not a JSON object: {0}")]
-    Payload(String),
-}
-
-fn header_safe(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-}
-
-/// Maps a verified delivery: its `X-GitHub-Event`, `X-GitHub-Delivery` and `X-GitHub-Hook-ID`
-/// headers and its JSON body.
-pub fn map(
-    event: Option<&str>,
-    delivery: Option<&str>,
-    hook_id: Option<&str>,
-    body: &[u8],
-) -> Result<Mapped, MapError> {
-    let kind = event.ok_or(MapError::Missing("X-GitHub-Event"))?;
+fn map(req: &Request<'_>) -> Result<Outcome, MapError> {
+    let kind = required_header(req, "X-GitHub-Event")?;
     if kind == "ping" {
-        return Ok(Mapped::Ping);
+        return Ok(Outcome::Reply {
+            status: 200,
+            content_type: "application/json",
+            body: Bytes::from_static(br#"{"ok":true}"#),
+        });
     }
-    if !header_safe(kind) {
-        return Err(MapError::Payload(format!(
-            "X-GitHub-Event {kind:?} is not an event name"
-        )));
+    if !type_segment(kind) {
+        return Err(MapError::Header {
+            header: "X-GitHub-Event".into(),
+            reason: format!("{kind:?} is not an event name"),
+        });
     }
-    let id = delivery.ok_or(MapError::Missing("X-GitHub-Delivery"))?;
-    let payload: Value =
-        serde_json::from_slice(body).map_err(|e| MapError::Payload(e.to_string()))?;
-    if !payload.is_object() {
-        return Err(MapError::Payload("a JSON object was expected".into()));
-    }
+    let id = required_header(req, "X-GitHub-Delivery")?;
+    let (payload, data) = json_object(req.body)?;
     let mut ty = format!("com.github.{kind}");
     if let Some(action) = payload
         .get("action")
         .and_then(Value::as_str)
-        .filter(|a| header_safe(a))
+        .filter(|a| type_segment(a))
     {
         ty.push('.');
         ty.push_str(action);
     }
+    let payload = Value::Object(payload);
     let source = payload
         .pointer("/repository/html_url")
         .or_else(|| payload.pointer("/organization/html_url"))
@@ -91,57 +77,131 @@ pub fn map(
                 .map(str::to_owned)
         });
     ev.datacontenttype = Some("application/json".into());
-    ev.data = Some(Data::json(body).map_err(|e| MapError::Payload(e.to_string()))?);
-    if let Some(h) = hook_id.filter(|h| !h.is_empty()) {
+    ev.data = Some(data);
+    if let Some(h) = map_header(req, "X-GitHub-Hook-ID")?.filter(|h| !h.is_empty()) {
         ev.extensions
             .insert("githubhookid".into(), ExtensionValue::String(h.to_owned()));
     }
-    Ok(Mapped::Event(Box::new(ev)))
+    Ok(Outcome::Events(vec![ev]))
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::super::testutil::*;
     use super::*;
 
+    const SECRET: &str = "It's a Secret to Everybody";
+
+    fn delivery(event: &str, body: &'static [u8]) -> Delivery {
+        let mut d = Delivery::new(body);
+        d.header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+            .header("X-GitHub-Hook-ID", "42")
+            .header(
+                "X-Hub-Signature-256",
+                &format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), &[body])),
+            );
+        d
+    }
+
     #[test]
-    fn pull_request_and_push_and_ping() {
+    fn pull_request_push_and_ping() {
+        let p = provider("github", "{}");
         let body = br#"{"action":"opened","number":7,"pull_request":{"number":7},"repository":{"html_url":"https://github.com/acme/app"}}"#;
-        let Mapped::Event(ev) = map(Some("pull_request"), Some("d-1"), Some("42"), body).unwrap()
-        else {
-            panic!("an event");
-        };
+        let ev = one_event(&p, SECRET, &delivery("pull_request", body));
         assert_eq!(ev.ty, "com.github.pull_request.opened");
         assert_eq!(ev.source, "https://github.com/acme/app");
-        assert_eq!(ev.id, "d-1");
+        assert_eq!(ev.id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
         assert_eq!(ev.subject.as_deref(), Some("7"));
+        assert_eq!(ev.time, None);
         assert_eq!(
             ev.extensions["githubhookid"],
             ExtensionValue::String("42".into())
         );
-        ev.validate().unwrap();
+        assert_eq!(data_bytes(&ev), body);
+
         let push =
             br#"{"ref":"refs/heads/main","repository":{"html_url":"https://github.com/acme/app"}}"#;
-        let Mapped::Event(ev) = map(Some("push"), Some("d-2"), None, push).unwrap() else {
-            panic!("an event");
-        };
+        let ev = one_event(&p, SECRET, &delivery("push", push));
         assert_eq!(ev.ty, "com.github.push");
         assert_eq!(ev.subject.as_deref(), Some("refs/heads/main"));
-        assert!(matches!(
-            map(Some("ping"), Some("d-3"), None, b"{}").unwrap(),
-            Mapped::Ping
-        ));
-        assert_eq!(
-            map(None, Some("d"), None, b"{}").unwrap_err(),
-            MapError::Missing("X-GitHub-Event")
+
+        let org =
+            br#"{"action":"member_added","organization":{"html_url":"https://github.com/acme"}}"#;
+        let ev = one_event(&p, SECRET, &delivery("organization", org));
+        assert_eq!(ev.source, "https://github.com/acme");
+        assert_eq!(ev.subject, None);
+
+        let ping = br#"{"zen":"Keep it logically awesome.","hook_id":42}"#;
+        match receive_with(&p, SECRET, &delivery("ping", ping)).unwrap() {
+            Outcome::Reply { status, body, .. } => {
+                assert_eq!(status, 200);
+                assert_eq!(&body[..], br#"{"ok":true}"#);
+            }
+            Outcome::Events(_) => panic!("ping stores nothing"),
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let p = provider("github", "{}");
+        let body: &'static [u8] = br#"{"ref":"refs/heads/main"}"#;
+        // Wrong secret, tampered body, missing signature: 401, also for a ping.
+        assert_status(&p, "wrong", &delivery("push", body), 401);
+        let mut d = delivery("push", body);
+        d.body = Bytes::from_static(br#"{"ref":"refs/heads/evil"}"#);
+        assert_status(&p, SECRET, &d, 401);
+        let mut d = delivery("ping", b"{}");
+        d.remove("X-Hub-Signature-256");
+        assert_verify(
+            &p,
+            SECRET,
+            &d,
+            |e| matches!(e, verify::VerifyError::Missing(h) if h == "X-Hub-Signature-256"),
         );
-        assert_eq!(
-            map(Some("push"), None, None, b"{}").unwrap_err(),
-            MapError::Missing("X-GitHub-Delivery")
+        // The signature given twice is refused, not resolved.
+        let mut d = delivery("push", body);
+        d.append("X-Hub-Signature-256", "sha256=00");
+        assert_status(&p, SECRET, &d, 401);
+        // Authentic but not GitHub's shape: 400.
+        let mut d = delivery("push", body);
+        d.remove("X-GitHub-Delivery");
+        assert_map(
+            &p,
+            SECRET,
+            &d,
+            MapError::Missing("X-GitHub-Delivery".into()),
         );
-        assert!(matches!(
-            map(Some("push"), Some("d"), None, b"[1]"),
-            Err(MapError::Payload(_))
-        ));
+        let mut d = delivery("push", body);
+        d.remove("X-GitHub-Event");
+        assert_map(&p, SECRET, &d, MapError::Missing("X-GitHub-Event".into()));
+        assert_status(&p, SECRET, &delivery("push", b"[1]"), 400);
+        assert_status(&p, SECRET, &delivery("push/../x", b"{}"), 400);
+        // A repository URL that is not a URI-reference makes no valid event: 400, not a bad event.
+        assert_status(
+            &p,
+            SECRET,
+            &delivery("push", br#"{"repository":{"html_url":"https://x y"}}"#),
+            400,
+        );
+        // An event over the size limit is a 413, as on the bus API.
+        let small = provider("github", "{}").with_limits(crate::ingest::Limits {
+            max_event_bytes: 200,
+            ..Default::default()
+        });
+        assert_status(
+            &small,
+            SECRET,
+            &delivery("push", br#"{"ref":"refs/heads/a-branch-with-a-rather-long-name-to-go-over-the-limit-of-two-hundred-bytes-once-encoded"}"#),
+            413,
+        );
+        // No key configured: refused, never accepted unverified.
+        assert_eq!(
+            p.receive(None, &delivery("push", body).request())
+                .unwrap_err()
+                .status(),
+            401
+        );
     }
 }

@@ -33,7 +33,7 @@ fn github_documented_vector() {
     );
     assert_eq!(
         github(secret, b"Hello, World!", None),
-        Err(VerifyError::Missing("X-Hub-Signature-256"))
+        Err(VerifyError::Missing("X-Hub-Signature-256".into()))
     );
     assert!(matches!(
         github(secret, b"Hello, World!", Some("sha1=abc")),
@@ -73,7 +73,7 @@ fn slack_documented_vector() {
     );
     assert_eq!(
         slack(secret, body, Some(sig), None, 1_531_420_618, 300),
-        Err(VerifyError::Missing("X-Slack-Request-Timestamp"))
+        Err(VerifyError::Missing("X-Slack-Request-Timestamp".into()))
     );
 }
 
@@ -113,7 +113,7 @@ fn standard_webhooks_documented_vector() {
     ));
     assert_eq!(
         standard(&key, body, id, None, Some(good), 1_614_265_330, 300),
-        Err(VerifyError::Missing("webhook-timestamp"))
+        Err(VerifyError::Missing("webhook-timestamp".into()))
     );
 }
 
@@ -140,7 +140,7 @@ fn stripe_signatures() {
     ));
     assert_eq!(
         stripe(secret, body, None, t, 300),
-        Err(VerifyError::Missing("Stripe-Signature"))
+        Err(VerifyError::Missing("Stripe-Signature".into()))
     );
 }
 
@@ -161,7 +161,7 @@ fn shopify_gitlab_and_generic() {
     assert_eq!(gitlab(b"tok", Some("tok2")), Err(VerifyError::Mismatch));
     assert_eq!(
         gitlab(b"tok", None),
-        Err(VerifyError::Missing("X-Gitlab-Token"))
+        Err(VerifyError::Missing("X-Gitlab-Token".into()))
     );
     let sig = format!("sha256={}", hmac_hex(b"k", &[body]));
     assert_eq!(
@@ -188,4 +188,57 @@ fn shopify_gitlab_and_generic() {
         ),
         Err(VerifyError::Mismatch | VerifyError::Malformed { .. })
     ));
+}
+
+#[test]
+fn bearer_tokens() {
+    assert_eq!(bearer(b"tok", Some("Bearer tok")), Ok(()));
+    assert_eq!(bearer(b"tok", Some("BEARER  tok ")), Ok(()));
+    assert_eq!(
+        bearer(b"tok", Some("Bearer tok2")),
+        Err(VerifyError::Mismatch)
+    );
+    assert_eq!(bearer(b"tok", Some("Bearer ")), Err(VerifyError::Mismatch));
+    assert!(matches!(
+        bearer(b"tok", Some("tok")),
+        Err(VerifyError::Malformed { .. })
+    ));
+    assert_eq!(
+        bearer(b"tok", None),
+        Err(VerifyError::Missing("Authorization".into()))
+    );
+}
+
+#[test]
+fn registry() {
+    use super::{KINDS, Provider, Request};
+    let min = |kind: &str| -> serde_json::Map<String, serde_json::Value> {
+        match kind {
+            "hmac" => serde_json::from_str(r#"{"header":"X-Sig"}"#).unwrap(),
+            _ => serde_json::Map::new(),
+        }
+    };
+    for kind in KINDS {
+        let p = Provider::parse(kind, &min(kind)).unwrap();
+        assert_eq!(p.kind(), *kind);
+        assert_eq!(p.secret_required(), *kind != "cloudevents");
+        assert_eq!(p.key("").unwrap_err().pointer, "/secret");
+        if p.secret_required() {
+            // No key configured: refused (401), never accepted unverified.
+            let headers = http::HeaderMap::new();
+            let body = bytes::Bytes::from_static(b"{}");
+            let req = Request {
+                headers: &headers,
+                body: &body,
+                now: 0,
+                source: "s",
+            };
+            let e = p.receive(None, &req).unwrap_err();
+            assert_eq!(e.status(), 401, "{kind}");
+            assert!(matches!(e, super::WebhookError::Verify(VerifyError::NoKey)));
+        }
+    }
+    let e = Provider::parse("bitbucket", &serde_json::Map::new()).unwrap_err();
+    assert_eq!(e.pointer, "/kind");
+    assert!(e.reason.contains("github"), "{}", e.reason);
 }

@@ -12,7 +12,10 @@
 //! | Slack | `X-Slack-Signature: v0=<hex>`, `X-Slack-Request-Timestamp` | `v0:<ts>:<body>` | HMAC-SHA256 |
 //! | Shopify | `X-Shopify-Hmac-Sha256: <base64>` | body | HMAC-SHA256 |
 //! | Standard Webhooks | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<b64> …` | `<id>.<ts>.<body>` | HMAC-SHA256, key = base64 after `whsec_` |
-//! | generic `hmac` | configurable | body, or a template over timestamp and body | SHA-1/256/512, hex or base64 |
+//! | generic `hmac` | configurable | body, or a template over id, timestamp and body | SHA-1/256/512, hex or base64 |
+//! | `cloudevents` | `Authorization: Bearer <secret>` | — | shared token (optional) |
+
+use std::borrow::Cow;
 
 use base64::Engine as _;
 use ring::hmac;
@@ -23,18 +26,22 @@ use subtle::ConstantTimeEq as _;
 pub enum VerifyError {
     /// A header the provider always sends is absent.
     #[error("the {0} header is missing")]
-    Missing(&'static str),
+    Missing(Cow<'static, str>),
     /// A header is there but not in the provider's format.
     #[error("the {header} header is malformed: {reason}")]
     Malformed {
         /// The header.
-        header: &'static str,
+        header: Cow<'static, str>,
         /// What is wrong.
         reason: String,
     },
     /// No signature matches the body and the secret.
     #[error("the signature does not match")]
     Mismatch,
+    /// The source has no secret to verify with (a provider that needs one): refused rather than
+    /// accepted unverified.
+    #[error("the source has no secret to verify deliveries with")]
+    NoKey,
     /// The timestamp is outside the tolerance (replay protection).
     #[error("the timestamp is {age} s away from now; the tolerance is {tolerance} s")]
     Stale {
@@ -75,11 +82,11 @@ pub enum Encoding {
     Base64,
 }
 
-fn decode_hex(s: &str, header: &'static str) -> Result<Vec<u8>, VerifyError> {
+fn decode_hex(s: &str, header: &str) -> Result<Vec<u8>, VerifyError> {
     let s = s.trim();
     if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(VerifyError::Malformed {
-            header,
+            header: header.to_owned().into(),
             reason: "the signature is not hex".into(),
         });
     }
@@ -89,11 +96,11 @@ fn decode_hex(s: &str, header: &'static str) -> Result<Vec<u8>, VerifyError> {
         .collect())
 }
 
-fn decode_b64(s: &str, header: &'static str) -> Result<Vec<u8>, VerifyError> {
+fn decode_b64(s: &str, header: &str) -> Result<Vec<u8>, VerifyError> {
     base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .map_err(|e| VerifyError::Malformed {
-            header,
+            header: header.to_owned().into(),
             reason: format!("the signature is not base64 ({e})"),
         })
 }
@@ -109,7 +116,7 @@ fn mac_matches(alg: hmac::Algorithm, key: &[u8], parts: &[&[u8]], tag: &[u8]) ->
     bool::from(mac.as_ref().ct_eq(tag))
 }
 
-fn fresh(ts: i64, now: i64, tolerance: i64) -> Result<(), VerifyError> {
+pub(crate) fn fresh(ts: i64, now: i64, tolerance: i64) -> Result<(), VerifyError> {
     let age = (now - ts).abs();
     if age > tolerance {
         return Err(VerifyError::Stale { age, tolerance });
@@ -117,9 +124,9 @@ fn fresh(ts: i64, now: i64, tolerance: i64) -> Result<(), VerifyError> {
     Ok(())
 }
 
-fn timestamp(s: &str, header: &'static str) -> Result<i64, VerifyError> {
+pub(crate) fn timestamp(s: &str, header: &str) -> Result<i64, VerifyError> {
     s.trim().parse().map_err(|_| VerifyError::Malformed {
-        header,
+        header: header.to_owned().into(),
         reason: format!("{s:?} is not a Unix timestamp in seconds"),
     })
 }
@@ -127,9 +134,9 @@ fn timestamp(s: &str, header: &'static str) -> Result<i64, VerifyError> {
 /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
 pub fn github(secret: &[u8], body: &[u8], signature: Option<&str>) -> Result<(), VerifyError> {
     const H: &str = "X-Hub-Signature-256";
-    let sig = signature.ok_or(VerifyError::Missing(H))?;
+    let sig = signature.ok_or(VerifyError::Missing(H.into()))?;
     let hex = sig.strip_prefix("sha256=").ok_or(VerifyError::Malformed {
-        header: H,
+        header: H.into(),
         reason: "it does not start with sha256=".into(),
     })?;
     let tag = decode_hex(hex, H)?;
@@ -142,7 +149,27 @@ pub fn github(secret: &[u8], body: &[u8], signature: Option<&str>) -> Result<(),
 
 /// GitLab: `X-Gitlab-Token` carries the secret itself.
 pub fn gitlab(secret: &[u8], token: Option<&str>) -> Result<(), VerifyError> {
-    let token = token.ok_or(VerifyError::Missing("X-Gitlab-Token"))?;
+    let token = token.ok_or(VerifyError::Missing("X-Gitlab-Token".into()))?;
+    if bool::from(token.as_bytes().ct_eq(secret)) {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch)
+    }
+}
+
+/// A bearer token: `Authorization: Bearer <secret>` (RFC 6750; the scheme name is
+/// case-insensitive, the token is compared in constant time).
+pub fn bearer(secret: &[u8], authorization: Option<&str>) -> Result<(), VerifyError> {
+    const H: &str = "Authorization";
+    let value = authorization.ok_or(VerifyError::Missing(H.into()))?;
+    let token = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(VerifyError::Malformed {
+            header: H.into(),
+            reason: "it is not \"Bearer <token>\"".into(),
+        })?;
     if bool::from(token.as_bytes().ct_eq(secret)) {
         Ok(())
     } else {
@@ -160,7 +187,7 @@ pub fn stripe(
     tolerance: i64,
 ) -> Result<(), VerifyError> {
     const H: &str = "Stripe-Signature";
-    let header = header.ok_or(VerifyError::Missing(H))?;
+    let header = header.ok_or(VerifyError::Missing(H.into()))?;
     let mut t = None;
     let mut sigs = Vec::new();
     for part in header.split(',') {
@@ -171,12 +198,12 @@ pub fn stripe(
         }
     }
     let t = t.ok_or(VerifyError::Malformed {
-        header: H,
+        header: H.into(),
         reason: "no t= timestamp".into(),
     })?;
     if sigs.is_empty() {
         return Err(VerifyError::Malformed {
-            header: H,
+            header: H.into(),
             reason: "no v1= signature".into(),
         });
     }
@@ -201,11 +228,11 @@ pub fn slack(
 ) -> Result<(), VerifyError> {
     const H: &str = "X-Slack-Signature";
     const T: &str = "X-Slack-Request-Timestamp";
-    let sig = signature.ok_or(VerifyError::Missing(H))?;
-    let ts_text = ts.ok_or(VerifyError::Missing(T))?.trim();
+    let sig = signature.ok_or(VerifyError::Missing(H.into()))?;
+    let ts_text = ts.ok_or(VerifyError::Missing(T.into()))?.trim();
     let t = timestamp(ts_text, T)?;
     let hex = sig.strip_prefix("v0=").ok_or(VerifyError::Malformed {
-        header: H,
+        header: H.into(),
         reason: "it does not start with v0=".into(),
     })?;
     let tag = decode_hex(hex, H)?;
@@ -223,7 +250,7 @@ pub fn slack(
 /// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>`.
 pub fn shopify(secret: &[u8], body: &[u8], signature: Option<&str>) -> Result<(), VerifyError> {
     const H: &str = "X-Shopify-Hmac-Sha256";
-    let tag = decode_b64(signature.ok_or(VerifyError::Missing(H))?, H)?;
+    let tag = decode_b64(signature.ok_or(VerifyError::Missing(H.into()))?, H)?;
     if mac_matches(hmac::HMAC_SHA256, secret, &[body], &tag) {
         Ok(())
     } else {
@@ -251,10 +278,12 @@ pub fn standard(
     tolerance: i64,
 ) -> Result<(), VerifyError> {
     const S: &str = "webhook-signature";
-    let id = id.ok_or(VerifyError::Missing("webhook-id"))?;
-    let ts_text = ts.ok_or(VerifyError::Missing("webhook-timestamp"))?.trim();
+    let id = id.ok_or(VerifyError::Missing("webhook-id".into()))?;
+    let ts_text = ts
+        .ok_or(VerifyError::Missing("webhook-timestamp".into()))?
+        .trim();
     let t = timestamp(ts_text, "webhook-timestamp")?;
-    let header = signatures.ok_or(VerifyError::Missing(S))?;
+    let header = signatures.ok_or(VerifyError::Missing(S.into()))?;
     let mut any = false;
     for sig in header.split_whitespace() {
         // Other versions (v1a: asymmetric) are skipped, as the spec says.
@@ -278,7 +307,7 @@ pub fn standard(
         Err(VerifyError::Mismatch)
     } else {
         Err(VerifyError::Malformed {
-            header: S,
+            header: S.into(),
             reason: "no v1, signature".into(),
         })
     }
@@ -292,14 +321,14 @@ pub fn generic(
     prefix: &str,
     secret: &[u8],
     signed: &[&[u8]],
-    header: &'static str,
+    header: &str,
     signature: Option<&str>,
 ) -> Result<(), VerifyError> {
-    let sig = signature.ok_or(VerifyError::Missing(header))?;
+    let sig = signature.ok_or_else(|| VerifyError::Missing(header.to_owned().into()))?;
     let enc = sig
         .strip_prefix(prefix)
         .ok_or_else(|| VerifyError::Malformed {
-            header,
+            header: header.to_owned().into(),
             reason: format!("it does not start with {prefix:?}"),
         })?;
     let tag = match encoding {
