@@ -8,6 +8,10 @@
 //!   validation and size limits, for `POST /v1/buses/{bus}/events`.
 //! - [`webhook`]: SaaS webhooks (GitHub, GitLab, Stripe, Slack, Shopify, Standard Webhooks,
 //!   generic HMAC), verified on the raw bytes.
+//! - [`schedule`]: schedules (cron with time zones, rates, one-time `at`): their specs, when they
+//!   fire (DST and catch-up after an outage) and the event of each firing, as pure functions of
+//!   the clock; the server runs them.
 
 pub mod ingest;
+pub mod schedule;
 pub mod webhook;
