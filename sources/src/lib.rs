@@ -9,6 +9,10 @@
 //! - [`webhook`]: SaaS webhooks (GitHub, GitLab, Stripe, Slack, Shopify, Standard Webhooks,
 //!   generic HMAC) and a plain CloudEvents endpoint, verified on the raw bytes and mapped to
 //!   CloudEvents, for `POST /v1/webhooks/{name}`.
+//! - [`schedule`]: schedules (cron with time zones, rates, one-time `at`): their specs, when they
+//!   fire (DST and catch-up after an outage) and the event of each firing, as pure functions of
+//!   the clock; the server runs them.
 
 pub mod ingest;
+pub mod schedule;
 pub mod webhook;
