@@ -165,6 +165,9 @@ pub struct Overrides {
     /// Matched events per bus whose full trace is kept in memory [default: 50000]
     #[arg(long, env = "RAILYARD_DELIVERY_TRACE_EVENTS")]
     pub delivery_trace_events: Option<usize>,
+    /// For tests: a clock standing at this RFC 3339 instant, moved only by PUT /v1/_clock
+    #[arg(long, hide = true)]
+    pub manual_clock: Option<String>,
 }
 
 /// The resolved settings of `railyard serve`.
@@ -186,6 +189,7 @@ pub struct Settings {
     pub resources: Option<PathBuf>,
     pub rule_limits: rules::Limits,
     pub delivery: targets::EngineConfig,
+    pub manual_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn bytes(name: &str, v: &str) -> anyhow::Result<u64> {
@@ -288,6 +292,15 @@ pub fn resolve(file: FileConfig, o: &Overrides) -> anyhow::Result<Settings> {
         resources: o.resources.clone().or(file.resources),
         rule_limits,
         delivery,
+        manual_clock: o
+            .manual_clock
+            .as_deref()
+            .map(|s| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.to_utc())
+                    .with_context(|| format!("--manual-clock {s:?} is not an RFC 3339 instant"))
+            })
+            .transpose()?,
     })
 }
 

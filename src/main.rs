@@ -3,10 +3,13 @@
 mod api;
 mod auth;
 mod cli;
+mod clock;
 mod config;
 mod rulesets;
+mod schedules;
 mod server;
 mod tls;
+mod webhooks;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -82,6 +85,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connections { conn, command } => {
             client(conn, |c| async move { command.run(&c).await })
         }
+        Command::Sources { conn, command } => client(conn, |c| async move {
+            command.run(&c, &cli::client::SOURCES).await
+        }),
+        Command::Schedules { conn, command } => client(conn, |c| async move {
+            command.run(&c, &cli::client::SCHEDULES).await
+        }),
         Command::Events { conn, command } => client(conn, |c| async move { command.run(&c).await }),
         Command::DeadLetters { conn, command } => {
             client(conn, |c| async move { command.run(&c).await })

@@ -122,17 +122,38 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             );
         }
     }
+    let limits = Limits {
+        max_event_bytes: settings.max_event_bytes,
+        max_batch_bytes: settings.max_batch_bytes,
+        max_batch_events: settings.max_batch_events,
+    };
+    let sources = Arc::new(
+        crate::webhooks::Sources::load(buses.meta().clone(), limits)
+            .context("loading the webhook sources")?,
+    );
+    let clock = Arc::new(match settings.manual_clock {
+        Some(at) => crate::clock::Clock::manual(at),
+        None => crate::clock::Clock::System,
+    });
+    let schedules = Arc::new(
+        crate::schedules::Schedules::load(buses.meta().clone()).context("loading the schedules")?,
+    );
+    {
+        let (s, b) = (schedules.clone(), buses.clone());
+        tokio::task::spawn_blocking(move || crate::schedules::runner::recover(&s, &b))
+            .await
+            .context("settling pending schedule firings")?;
+    }
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState::new(api::Shared {
         buses: buses.clone(),
         rulesets: Arc::new(rulesets),
         engine: engine.clone(),
         tokens: tokens.clone(),
-        limits: Limits {
-            max_event_bytes: settings.max_event_bytes,
-            max_batch_bytes: settings.max_batch_bytes,
-            max_batch_events: settings.max_batch_events,
-        },
+        sources: sources.clone(),
+        schedules: schedules.clone(),
+        clock: clock.clone(),
+        limits,
         metrics: Some(metrics.clone()),
         ready: ready.clone(),
     });
@@ -150,7 +171,18 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr().context("local address")?;
 
-    let background = spawn_background(buses.clone(), metrics, settings.retention_check);
+    let background = spawn_background(
+        buses.clone(),
+        metrics,
+        settings.retention_check,
+        sources.clone(),
+        clock.clone(),
+    );
+    let runner = tokio::spawn(crate::schedules::runner::run(
+        schedules.clone(),
+        buses.clone(),
+        clock.clone(),
+    ));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, data_dir = %settings.data_dir.display(), fsync = %settings.fsync, "railyard serving");
     // Machine-readable for scripts and tests (the port may have been chosen by the OS).
@@ -173,6 +205,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         }
     }
     background.abort();
+    runner.abort();
     engine.shutdown().await;
     tokio::task::spawn_blocking(move || buses.close())
         .await
@@ -260,10 +293,13 @@ fn spawn_background(
     buses: Arc<Buses>,
     metrics: PrometheusHandle,
     retention_every: Duration,
+    sources: Arc<crate::webhooks::Sources>,
+    clock: Arc<crate::clock::Clock>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut retention = tokio::time::interval(retention_every);
         let mut upkeep = tokio::time::interval(Duration::from_secs(5));
+        let mut seen = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 _ = retention.tick() => {
@@ -271,6 +307,14 @@ fn spawn_background(
                     let _ = tokio::task::spawn_blocking(move || b.enforce_retention()).await;
                 }
                 _ = upkeep.tick() => metrics.run_upkeep(),
+                _ = seen.tick() => {
+                    // Webhook delivery ids past their source's window.
+                    let (s, now) = (sources.clone(), clock.now().timestamp());
+                    let swept = tokio::task::spawn_blocking(move || s.seen().sweep(now, &s.windows())).await;
+                    if let Ok(Err(e)) = swept {
+                        tracing::warn!(error = %e, "expiring webhook delivery ids");
+                    }
+                }
             }
         }
     })

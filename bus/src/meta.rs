@@ -43,6 +43,18 @@ impl Meta {
         })
     }
 
+    /// A tree for data that is written often and need not be flushed on every write (webhook
+    /// delivery ids, schedule state): its owner decides when to [`Meta::flush`].
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, MetaError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), MetaError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Reads every value of a tree, in key order.
     pub fn list<T: DeserializeOwned>(&self, tree: &'static str) -> Result<Vec<T>, MetaError> {
         let t = self.db.open_tree(tree)?;

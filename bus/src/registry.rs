@@ -383,6 +383,10 @@ impl Buses {
                 first_err.get_or_insert(e);
             }
         }
+        // Writes that are not flushed one by one (webhook delivery ids, schedule state).
+        if let Err(e) = self.meta().flush() {
+            tracing::error!(error = %e, "flushing the metadata store");
+        }
         first_err.map_or(Ok(()), Err)
     }
 }

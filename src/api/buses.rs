@@ -117,6 +117,28 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let current = st.buses.get(&name).map(|b| b.spec().version);
     let expected = if_match(&headers, current, "bus")?;
+    let mut feeding: Vec<String> = st
+        .sources
+        .using_bus(&name)
+        .map_err(|e| ApiError::internal("reading sources", &e))?
+        .into_iter()
+        .map(|s| format!("source {s}"))
+        .collect();
+    feeding.extend(
+        st.schedules
+            .using_bus(&name)
+            .into_iter()
+            .map(|s| format!("schedule {s}")),
+    );
+    if !feeding.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            format!("bus {name:?} receives the events of {feeding:?}; change or delete them first"),
+        )
+        .with("feeding", serde_json::json!(feeding)));
+    }
     // Through the rule sets: the bus's rules go with it, in the store and in its matcher.
     let rulesets = st.rulesets.clone();
     let n = name.clone();

@@ -51,7 +51,7 @@ fn too_large(mode: Mode, limit: usize) -> ApiError {
 }
 
 /// Reads a body of at most `limit` bytes; longer bodies (declared or chunked) are a 413.
-async fn read_body(
+pub(super) async fn read_body(
     body: Body,
     headers: &HeaderMap,
     mode: Mode,

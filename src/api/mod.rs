@@ -3,6 +3,7 @@
 //! Every error is an [`problem::ApiError`] (problem+json), including unknown routes and methods.
 
 pub mod buses;
+pub mod clock;
 pub mod connections;
 pub mod delivery;
 pub mod etag;
@@ -13,18 +14,21 @@ pub mod listing;
 pub mod openapi;
 pub mod problem;
 pub mod rules;
+pub mod schedules;
+pub mod sources;
 pub mod test_rule;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use ::sources::ingest::Limits;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use bus::registry::{Bus, Buses};
 use metrics_exporter_prometheus::PrometheusHandle;
-use sources::ingest::Limits;
 
 use problem::ApiError;
 
@@ -43,6 +47,12 @@ pub struct Shared {
     pub engine: targets::Engine,
     /// API tokens.
     pub tokens: Arc<crate::auth::Tokens>,
+    /// Webhook sources and the delivery ids they have seen.
+    pub sources: Arc<crate::webhooks::Sources>,
+    /// Schedules and their firing state.
+    pub schedules: Arc<crate::schedules::Schedules>,
+    /// Now (the system clock, or a manual one in tests).
+    pub clock: Arc<crate::clock::Clock>,
     pub limits: Limits,
     pub metrics: Option<PrometheusHandle>,
     pub ready: Arc<AtomicBool>,
@@ -70,8 +80,11 @@ impl AppState {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
+    let mut r = Router::new();
+    if state.clock.is_manual() {
+        r = r.route("/v1/_clock", get(clock::get).put(clock::put));
+    }
+    r.route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::document))
@@ -112,6 +125,22 @@ pub fn router(state: AppState) -> Router {
             get(connections::get)
                 .put(connections::put)
                 .delete(connections::delete),
+        )
+        .route("/v1/sources", get(sources::list))
+        .route(
+            "/v1/sources/{name}",
+            get(sources::get).put(sources::put).delete(sources::delete),
+        )
+        .route(
+            "/v1/webhooks/{name}",
+            post(webhooks::receive).options(webhooks::handshake),
+        )
+        .route("/v1/schedules", get(schedules::list))
+        .route(
+            "/v1/schedules/{name}",
+            get(schedules::get)
+                .put(schedules::put)
+                .delete(schedules::delete),
         )
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{name}", axum::routing::delete(tokens::delete))

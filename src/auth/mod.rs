@@ -101,6 +101,12 @@ pub fn need(method: &http::Method, path: &str) -> Need {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match parts.as_slice() {
         ["healthz"] | ["readyz"] | ["openapi.json"] => Need::Nothing,
+        // A provider's delivery: its signature is its credential (checked by the source).
+        ["v1", "webhooks", _]
+            if method == http::Method::POST || method == http::Method::OPTIONS =>
+        {
+            Need::Nothing
+        }
         ["v1", "buses", bus, "events"] if method == http::Method::POST => {
             Need::Publish((*bus).to_owned())
         }
@@ -137,6 +143,9 @@ mod tests {
         assert_eq!(need(&get, "/v1/buses/orders/events"), Need::Admin);
         assert_eq!(need(&get, "/v1/buses/orders/rules"), Need::Admin);
         assert_eq!(need(&get, "/healthz"), Need::Nothing);
+        assert_eq!(need(&post, "/v1/webhooks/gh"), Need::Nothing);
+        assert_eq!(need(&get, "/v1/webhooks/gh"), Need::Admin);
+        assert_eq!(need(&get, "/v1/sources/gh"), Need::Admin);
         assert_eq!(
             need(&post, "/v1/queues/q1/messages:receive"),
             Need::Consume("q1".into())

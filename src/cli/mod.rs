@@ -47,6 +47,20 @@ pub enum Command {
         #[command(subcommand)]
         command: client::ConnectionsCommand,
     },
+    /// Webhook sources through the API: list, get, put -f [--secret-env VAR], delete
+    Sources {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::CrudCommand,
+    },
+    /// Schedules through the API: list, get, put -f, delete
+    Schedules {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::CrudCommand,
+    },
     /// Events through the API: put -f, get, tail, trace
     Events {
         #[command(flatten)]

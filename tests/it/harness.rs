@@ -24,6 +24,20 @@ impl Server {
     }
 
     pub fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Server, String> {
+        Self::try_start_env(data_dir, extra, &[])
+    }
+
+    /// As [`Server::start`], with environment variables (test failpoints).
+    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::try_start_env(data_dir, extra, env)
+            .unwrap_or_else(|e| panic!("server did not start: {e}"))
+    }
+
+    pub fn try_start_env(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let stderr_path = data_dir.with_extension(format!("stderr.{}", rand::random::<u32>()));
         let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
         let mut child = Command::new(bin())
@@ -32,6 +46,7 @@ impl Server {
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0", "--log", "info"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

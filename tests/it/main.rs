@@ -13,4 +13,6 @@ mod openapi;
 mod python_sdk;
 mod receiver;
 mod rules;
+mod schedules;
 mod storage;
+mod webhooks;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::render::{cell, one, table};
 use super::{Client, Output, read_doc};
 
-fn print_list(c: &Client, items: &[Value], cols: &[(&str, &str)]) {
+pub(super) fn print_list(c: &Client, items: &[Value], cols: &[(&str, &str)]) {
     if c.output() == Output::Json {
         println!("{}", Value::Array(items.to_vec()));
         return;
@@ -25,7 +25,7 @@ fn print_list(c: &Client, items: &[Value], cols: &[(&str, &str)]) {
     table(&headers, &rows);
 }
 
-fn print_one(c: &Client, v: &Value) {
+pub(super) fn print_one(c: &Client, v: &Value) {
     match c.output() {
         Output::Json => println!("{v}"),
         Output::Table => one(v),
