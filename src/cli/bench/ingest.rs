@@ -80,7 +80,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 /// Runs the load and collects the figures.
 async fn measure(args: &IngestArgs) -> anyhow::Result<Summary> {
     let target = Arc::new(Target::resolve(&args.url).await?);
-    let payload = Arc::new(Payload::build(args.mode, args.event_size, args.batch)?);
+    let payload = Arc::new(Payload::build(args.mode, args.event_size, args.batch, &args.secret)?);
     let concurrency = args.concurrency.max(1);
     let mut conns = Vec::with_capacity(concurrency as usize);
     for _ in 0..concurrency {
@@ -369,6 +369,7 @@ mod tests {
         IngestArgs {
             url,
             mode,
+            secret: "s".into(),
             event_size: 1024,
             batch: 10,
             concurrency: 2,
@@ -384,7 +385,7 @@ mod tests {
     async fn runs_against_the_sink_in_every_mode() {
         let (addr, _stop) = spawn_for_test().await;
         let url = format!("http://{addr}/v1/buses/default/events");
-        for mode in [Mode::Binary, Mode::Structured, Mode::Batch] {
+        for mode in [Mode::Binary, Mode::Structured, Mode::Batch, Mode::Github] {
             let s = match measure(&args(url.clone(), mode, None)).await {
                 Ok(s) => s.stats,
                 Err(e) => panic!("{mode:?}: {e:#}"),
@@ -419,7 +420,7 @@ mod tests {
     fn worker(clock: Clock, schedule: Schedule) -> Worker {
         let (Ok(stats), Ok(payload), Ok(uri)) = (
             Stats::new(),
-            Payload::build(Mode::Binary, 1024, 1),
+            Payload::build(Mode::Binary, 1024, 1, "s"),
             "/".parse(),
         ) else {
             panic!("test worker")

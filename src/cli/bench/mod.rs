@@ -60,6 +60,10 @@ pub struct IngestArgs {
     #[arg(long, value_name = "SIZE", default_value = "1KiB", value_parser = parse_event_size)]
     pub event_size: u64,
 
+    /// The secret that signs deliveries in github mode (the source's secret)
+    #[arg(long, value_name = "SECRET", default_value = "bench-secret")]
+    pub secret: String,
+
     /// Events per request in batch mode (ignored in the other modes)
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -39,6 +39,9 @@ pub enum Mode {
     Structured,
     /// --batch events per request, as application/cloudevents-batch+json
     Batch,
+    /// One GitHub `push` delivery per request, signed (X-Hub-Signature-256 with --secret), for
+    /// `POST /v1/webhooks/{source}` of a `github` source
+    Github,
 }
 
 impl Mode {
@@ -48,6 +51,7 @@ impl Mode {
             Mode::Binary => "binary",
             Mode::Structured => "structured",
             Mode::Batch => "batch",
+            Mode::Github => "github",
         }
     }
 }
@@ -60,6 +64,9 @@ pub struct Payload {
     /// Offsets of the id slots in `template` (empty in binary mode, where the id is a header).
     slots: Vec<usize>,
     events: u64,
+    /// GitHub mode: `sha256=<hex>` of the body (the body is the same for every request; the
+    /// delivery id, a header, is not signed, as with GitHub).
+    signature: Option<HeaderValue>,
 }
 
 /// Generates the unique ids of one worker.
@@ -94,7 +101,7 @@ impl IdGen {
 impl Payload {
     /// Builds the template for `mode`, events of `event_size` bytes, `batch` events per request in
     /// batch mode.
-    pub fn build(mode: Mode, event_size: u64, batch: u32) -> anyhow::Result<Self> {
+    pub fn build(mode: Mode, event_size: u64, batch: u32, secret: &str) -> anyhow::Result<Self> {
         let batch = if mode == Mode::Batch {
             u64::from(batch.max(1))
         } else {
@@ -113,6 +120,7 @@ impl Payload {
         let slot_in_event = one.find(&placeholder).unwrap_or(0);
         let (template, slots) = match mode {
             Mode::Binary => (data_json(&pad), Vec::new()),
+            Mode::Github => (github_json(&pad), Vec::new()),
             Mode::Structured => (one, vec![slot_in_event]),
             Mode::Batch => {
                 let mut body = String::with_capacity((one.len() + 1) * batch as usize + 1);
@@ -129,11 +137,21 @@ impl Payload {
                 (body, slots)
             }
         };
+        let signature = match mode {
+            Mode::Github => {
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+                let tag = ring::hmac::sign(&key, template.as_bytes());
+                let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+                Some(HeaderValue::from_str(&format!("sha256={hex}"))?)
+            }
+            _ => None,
+        };
         Ok(Self {
             mode,
             template: Bytes::from(template),
             slots,
             events: batch,
+            signature,
         })
     }
 
@@ -171,6 +189,19 @@ impl Payload {
                     .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 (builder, self.template.clone())
             }
+            Mode::Github => {
+                let mut id = [0u8; ID_LEN];
+                ids.write_next(&mut id);
+                let mut builder = builder
+                    .header("x-github-event", HeaderValue::from_static("push"))
+                    .header("x-github-delivery", HeaderValue::from_bytes(&id)?)
+                    .header("x-github-hook-id", HeaderValue::from_static("1"))
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                if let Some(sig) = &self.signature {
+                    builder = builder.header("x-hub-signature-256", sig.clone());
+                }
+                (builder, self.template.clone())
+            }
             Mode::Structured | Mode::Batch => {
                 let mut body = self.template.to_vec();
                 for &at in &self.slots {
@@ -189,6 +220,12 @@ impl Payload {
         };
         builder.body(Full::new(body))
     }
+}
+
+fn github_json(pad: &str) -> String {
+    format!(
+        r#"{{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","repository":{{"full_name":"acme/app","html_url":"https://github.com/acme/app"}},"pusher":{{"name":"bench"}},"pad":"{pad}"}}"#
+    )
 }
 
 fn data_json(pad: &str) -> String {
@@ -230,7 +267,7 @@ mod tests {
     }
 
     fn build(mode: Mode, size: u64, batch: u32) -> Payload {
-        match Payload::build(mode, size, batch) {
+        match Payload::build(mode, size, batch, "s") {
             Ok(p) => p,
             Err(e) => panic!("{e}"),
         }
@@ -314,6 +351,6 @@ mod tests {
     fn tiny_sizes_fall_back_to_the_fixed_part_and_huge_bodies_are_refused() {
         let p = build(Mode::Structured, 1, 1);
         assert!(p.body_len() > 1 && p.body_len() < 256);
-        assert!(Payload::build(Mode::Batch, 64 << 20, 100).is_err());
+        assert!(Payload::build(Mode::Batch, 64 << 20, 100, "s").is_err());
     }
 }
