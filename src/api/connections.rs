@@ -26,28 +26,13 @@ impl From<ConnectionError> for ApiError {
             ConnectionError::NotFound(n) => {
                 ApiError::not_found(format!("connection {n:?} does not exist"))
             }
-            ConnectionError::PreconditionFailed { current, .. } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "Precondition failed",
-                match current {
-                    Some(v) => {
-                        format!("the connection changed since you read it: it is at ETag \"{v}\"")
-                    }
-                    None => "If-Match names a version but the connection does not exist".into(),
-                },
-            ),
+            ConnectionError::PreconditionFailed { current, .. } => {
+                ApiError::precondition("connection", current)
+            }
             ConnectionError::Token { .. } => ApiError::internal("fetching a token", &e),
             ConnectionError::Meta(e) => ApiError::internal("metadata store failure", &e),
         }
     }
-}
-
-fn check(name: &str) -> Result<(), ApiError> {
-    bus::registry::check_name(name).map_err(|r| {
-        ApiError::bad_request("invalid-name", format!("connection name {name:?}: {r}"))
-            .with_error("/name", r)
-    })
 }
 
 /// `GET /v1/connections?limit=&cursor=`
@@ -96,7 +81,7 @@ pub async fn put(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    check(&name)?;
+    ApiError::check_name("connection", &name)?;
     let conns = st.engine.connections().clone();
     let current = conns
         .get(&name)

@@ -85,6 +85,27 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
+    /// 412: `If-Match` does not name the current version of the `what` (`current`, if it exists).
+    pub fn precondition(what: &str, current: Option<u64>) -> ApiError {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            match current {
+                Some(v) => format!("the {what} changed since you read it: it is at ETag \"{v}\""),
+                None => format!("If-Match names a version but the {what} does not exist"),
+            },
+        )
+    }
+
+    /// 400 unless `name` is a valid resource name (of a `what`).
+    pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+        bus::registry::check_name(name).map_err(|r| {
+            ApiError::bad_request("invalid-name", format!("{what} name {name:?}: {r}"))
+                .with_error("/name", r)
+        })
+    }
+
     pub fn bad_request(slug: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, slug, "Bad request", detail)
     }
@@ -271,15 +292,9 @@ impl From<RuleError> for ApiError {
                 }
                 p
             }
-            RuleError::PreconditionFailed { current, .. } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "Precondition failed",
-                match current {
-                    Some(v) => format!("the rule changed since you read it: it is at ETag \"{v}\""),
-                    None => "If-Match names a version but the rule does not exist".to_owned(),
-                },
-            ),
+            RuleError::PreconditionFailed { current, .. } => {
+                ApiError::precondition("rule", current)
+            }
             RuleError::Meta(e) => ApiError::internal("metadata store failure", &e),
         }
     }

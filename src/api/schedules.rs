@@ -26,27 +26,12 @@ impl From<ScheduleError> for ApiError {
             ScheduleError::NotFound(n) => {
                 ApiError::not_found(format!("schedule {n:?} does not exist"))
             }
-            ScheduleError::PreconditionFailed { current, .. } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "Precondition failed",
-                match current {
-                    Some(v) => {
-                        format!("the schedule changed since you read it: it is at ETag \"{v}\"")
-                    }
-                    None => "If-Match names a version but the schedule does not exist".into(),
-                },
-            ),
+            ScheduleError::PreconditionFailed { current, .. } => {
+                ApiError::precondition("schedule", current)
+            }
             ScheduleError::Meta(e) => ApiError::internal("metadata store failure", &e),
         }
     }
-}
-
-fn check(name: &str) -> Result<(), ApiError> {
-    bus::registry::check_name(name).map_err(|r| {
-        ApiError::bad_request("invalid-name", format!("schedule name {name:?}: {r}"))
-            .with_error("/name", r)
-    })
 }
 
 /// `GET /v1/schedules?limit=&cursor=&prefix=`
@@ -97,7 +82,7 @@ pub async fn put(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    check(&name)?;
+    ApiError::check_name("schedule", &name)?;
     let current = st.schedules.get(&name).map(|e| e.doc.version);
     let expected = if_match(&headers, current, "schedule")?;
     let now = st.clock.now();

@@ -27,27 +27,12 @@ impl From<SourceError> for ApiError {
                     .with_error(pointer, reason)
             }
             SourceError::NotFound(n) => ApiError::not_found(format!("source {n:?} does not exist")),
-            SourceError::PreconditionFailed { current, .. } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition-failed",
-                "Precondition failed",
-                match current {
-                    Some(v) => {
-                        format!("the source changed since you read it: it is at ETag \"{v}\"")
-                    }
-                    None => "If-Match names a version but the source does not exist".into(),
-                },
-            ),
+            SourceError::PreconditionFailed { current, .. } => {
+                ApiError::precondition("source", current)
+            }
             SourceError::Meta(e) => ApiError::internal("metadata store failure", &e),
         }
     }
-}
-
-fn check(name: &str) -> Result<(), ApiError> {
-    bus::registry::check_name(name).map_err(|r| {
-        ApiError::bad_request("invalid-name", format!("source name {name:?}: {r}"))
-            .with_error("/name", r)
-    })
 }
 
 /// `GET /v1/sources?limit=&cursor=&prefix=`
@@ -94,7 +79,7 @@ pub async fn put(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    check(&name)?;
+    ApiError::check_name("source", &name)?;
     let current = st
         .sources
         .spec(&name)

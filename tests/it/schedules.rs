@@ -243,6 +243,27 @@ async fn a_cron_in_berlin_fires_right_across_daylight_saving_changes() {
     assert_eq!(s.events("timers").await.len(), 6);
 }
 
+/// Starts a server at `from` with `failpoint` armed, moves its clock to `to` (a firing time) and
+/// waits until the failpoint aborts the process; returns the dead server.
+async fn crash_at(data: &std::path::Path, failpoint: &str, from: &str, to: &str) -> Sched {
+    let mut s = Sched::start(data, from, &[("RAILYARD_FAILPOINT", failpoint)]).await;
+    // The process may die before it answers.
+    let _ =
+        s.c.put(format!("{}/v1/_clock", s.srv.url))
+            .json(&json!({ "now": to }))
+            .send()
+            .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.srv.is_running() {
+        assert!(
+            Instant::now() < deadline,
+            "the failpoint {failpoint} did not fire"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_and_crashes_neither_lose_nor_duplicate_firings() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,22 +302,13 @@ async fn restarts_and_crashes_neither_lose_nor_duplicate_firings() {
     // A crash right after a firing's append, before it is recorded: after the restart the
     // event is found on the bus and not emitted again.
     s.srv.kill9();
-    s = Sched::start(
+    let _crashed = crash_at(
         &data,
+        "schedule-after-append",
         "2026-05-01T00:50:00Z",
-        &[("RAILYARD_FAILPOINT", "schedule-after-append")],
+        "2026-05-01T01:00:00Z",
     )
     .await;
-    let _ =
-        s.c.put(format!("{}/v1/_clock", s.srv.url))
-            .json(&json!({"now": "2026-05-01T01:00:00Z"}))
-            .send()
-            .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while s.srv.is_running() {
-        assert!(Instant::now() < deadline, "the failpoint did not fire");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     s = Sched::start(&data, "2026-05-01T01:00:10Z", &[]).await;
     let evs = s.wait("timers", 10 + 3).await;
     for (name, times) in by_schedule(&evs) {
@@ -313,22 +325,13 @@ async fn restarts_and_crashes_neither_lose_nor_duplicate_firings() {
     // A crash after a firing is marked pending, before its append: after the restart it is
     // fired (within the grace of `none` too).
     s.srv.kill9();
-    s = Sched::start(
+    let _crashed = crash_at(
         &data,
+        "schedule-before-append",
         "2026-05-01T01:00:10Z",
-        &[("RAILYARD_FAILPOINT", "schedule-before-append")],
+        "2026-05-01T01:10:00Z",
     )
     .await;
-    let _ =
-        s.c.put(format!("{}/v1/_clock", s.srv.url))
-            .json(&json!({"now": "2026-05-01T01:10:00Z"}))
-            .send()
-            .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while s.srv.is_running() {
-        assert!(Instant::now() < deadline, "the failpoint did not fire");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     s = Sched::start(&data, "2026-05-01T01:10:10Z", &[]).await;
     let evs = s.wait("timers", 13 + 3).await;
     for (name, times) in by_schedule(&evs) {

@@ -80,7 +80,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 /// Runs the load and collects the figures.
 async fn measure(args: &IngestArgs) -> anyhow::Result<Summary> {
     let target = Arc::new(Target::resolve(&args.url).await?);
-    let payload = Arc::new(Payload::build(args.mode, args.event_size, args.batch, &args.secret)?);
+    let payload = Arc::new(Payload::build(
+        args.mode,
+        args.event_size,
+        args.batch,
+        &args.secret,
+    )?);
     let concurrency = args.concurrency.max(1);
     let mut conns = Vec::with_capacity(concurrency as usize);
     for _ in 0..concurrency {
