@@ -92,7 +92,7 @@ pub async fn put(
         .map_err(|e| ApiError::filter(&e, "/filter"))?;
     let targets = targets::parse_targets(&update.targets, "/targets")
         .map_err(|e| ApiError::spec(&e, "invalid-target"))?;
-    check_connections(&st, &targets)?;
+    check_references(&st, &targets)?;
     let rulesets = st.rulesets.clone();
     let (spec, _created) = tokio::task::spawn_blocking(move || {
         rulesets.put(&bus, &rule, update, filter, targets, expected)
@@ -102,10 +102,23 @@ pub async fn put(
     Ok(with_etag(StatusCode::OK, spec.version, view(&spec)))
 }
 
-/// Every connection a target names must exist when the rule is saved.
-fn check_connections(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiError> {
+/// Every connection and bus a target names must exist when the rule is saved.
+fn check_references(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiError> {
     for (i, t) in targets.iter().enumerate() {
-        let Kind::Http(h) = &t.kind;
+        if let Kind::Bus(b) = &t.kind
+            && st.buses.get(&b.bus).is_none()
+        {
+            let pointer = format!("/targets/{i}/bus");
+            return Err(ApiError::bad_request(
+                "invalid-target",
+                format!(
+                    "{pointer}: bus {:?} does not exist; create it with PUT /v1/buses/{}",
+                    b.bus, b.bus
+                ),
+            )
+            .with_error(pointer, format!("bus {:?} does not exist", b.bus)));
+        }
+        let Kind::Http(h) = &t.kind else { continue };
         if let Some(c) = &h.connection {
             let found = st
                 .engine

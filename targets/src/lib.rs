@@ -22,7 +22,9 @@
 pub mod connections;
 pub mod dispatch;
 pub mod engine;
+pub mod hops;
 pub mod http;
+pub mod local;
 pub mod retry;
 pub mod spec;
 pub mod store;

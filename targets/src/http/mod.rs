@@ -26,8 +26,11 @@ use request::Prepared;
 pub enum Outcome {
     /// The target confirmed it.
     Delivered {
-        /// The status.
-        status: u16,
+        /// The HTTP status, for targets that answer with one.
+        status: Option<u16>,
+        /// What the trace should say beyond the status (where a bus target appended, a reply,
+        /// a function's stderr).
+        detail: Option<String>,
     },
     /// Worth trying again.
     Retry {
@@ -200,7 +203,10 @@ async fn exchange(
             continue;
         }
         if status.is_success() {
-            return Outcome::Delivered { status: code };
+            return Outcome::Delivered {
+                status: Some(code),
+                detail: None,
+            };
         }
         let retry_after = parts
             .headers

@@ -6,13 +6,15 @@
 //! shapes are small. Every member that is not known is refused (a misspelt `max_inflight` must
 //! not silently mean "default").
 //!
-//! One explicit registry of kinds ([`parse_target`]): `http` today; later kinds (function,
-//! queue, bus) add one arm there and one module here.
+//! One explicit registry of kinds ([`parse_target`]): each kind is one arm there and one module
+//! here.
 
+mod bus;
 mod delivery;
 mod http;
 mod read;
 
+pub use bus::BusSpec;
 pub use delivery::{DeliverySpec, OrderingKey, RateLimit, RetryPolicy};
 pub use http::{HttpSpec, Mode};
 
@@ -60,7 +62,9 @@ pub struct TargetSpec {
 #[derive(Debug, Clone)]
 pub enum Kind {
     /// An HTTP endpoint.
-    Http(HttpSpec),
+    Http(Box<HttpSpec>),
+    /// Another bus of this server.
+    Bus(BusSpec),
 }
 
 impl Kind {
@@ -68,12 +72,13 @@ impl Kind {
     pub fn name(&self) -> &'static str {
         match self {
             Kind::Http(_) => "http",
+            Kind::Bus(_) => "bus",
         }
     }
 }
 
 /// The kinds [`parse_target`] knows, for error messages.
-pub const KINDS: &str = "http";
+pub const KINDS: &str = "http, bus";
 
 /// Checks a target id.
 pub fn check_target_id(id: &str) -> Result<(), String> {
@@ -137,7 +142,8 @@ pub fn parse_target(value: &Value, at: &str) -> Result<TargetSpec, SpecError> {
     };
     let delivery = delivery::parse(&mut obj)?;
     let kind = match kind_name.as_str() {
-        "http" => Kind::Http(http::parse(&mut obj)?),
+        "http" => Kind::Http(Box::new(http::parse(&mut obj)?)),
+        "bus" => Kind::Bus(bus::parse(&mut obj)?),
         other => {
             return Err(SpecError::new(
                 format!("{at}/kind"),

@@ -53,6 +53,8 @@ const COMPACT_BYTES: u64 = 32 << 20;
 pub struct Ctx {
     /// The bus.
     pub bus: Arc<Bus>,
+    /// Every bus: where bus targets and replies append.
+    pub buses: Arc<bus::registry::Buses>,
     /// HTTP client (pooled).
     pub client: crate::http::Client,
     /// Credentials.
@@ -388,10 +390,10 @@ impl Worker {
                 },
                 Some(event) => attempt(&ctx, &running, &rule, &item, event).await,
             };
-            let (status, error) = match &outcome {
-                Outcome::Delivered { status } => (Some(*status), None),
+            let (status, error, detail) = match &outcome {
+                Outcome::Delivered { status, detail } => (*status, None, detail.clone()),
                 Outcome::Retry { status, error, .. } | Outcome::Fatal { status, error } => {
-                    (*status, Some(error.clone()))
+                    (*status, Some(error.clone()), None)
                 }
             };
             let attempt = Attempt {
@@ -399,6 +401,7 @@ impl Worker {
                 status,
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,
                 error,
+                detail,
             };
             Done {
                 item,
@@ -659,32 +662,37 @@ impl Worker {
 
 /// One attempt of one delivery.
 async fn attempt(ctx: &Ctx, running: &Running, rule: &str, item: &Item, event: &Bytes) -> Outcome {
+    let ingestion = rfc3339_ms(item.ingested_us / 1000);
+    let shaping = request::Shaping {
+        transform: running.spec.transform.as_ref(),
+        projection: running.filter.projection(),
+        rule,
+        ingestion_time: &ingestion,
+    };
     match &running.spec.kind {
-        Kind::Http(spec) => {
-            let ingestion = rfc3339_ms(item.ingested_us / 1000);
-            let shaping = request::Shaping {
-                transform: running.spec.transform.as_ref(),
-                projection: running.filter.projection(),
-                rule,
-                ingestion_time: &ingestion,
-            };
-            match request::prepare(spec, shaping, event) {
-                Ok(prepared) => {
-                    http::send(
-                        &ctx.client,
-                        &ctx.connections,
-                        spec,
-                        running.spec.delivery.timeout,
-                        &prepared,
-                    )
-                    .await
-                }
-                Err(error) => Outcome::Fatal {
-                    status: None,
-                    error,
-                },
+        Kind::Bus(spec) => match request::cloudevent(shaping, event) {
+            Ok(ev) => crate::local::append(&ctx.buses, &spec.bus, &ev, spec.max_hops).await,
+            Err(error) => Outcome::Fatal {
+                status: None,
+                error,
+            },
+        },
+        Kind::Http(spec) => match request::prepare(spec, shaping, event) {
+            Ok(prepared) => {
+                http::send(
+                    &ctx.client,
+                    &ctx.connections,
+                    spec,
+                    running.spec.delivery.timeout,
+                    &prepared,
+                )
+                .await
             }
-        }
+            Err(error) => Outcome::Fatal {
+                status: None,
+                error,
+            },
+        },
     }
 }
 
