@@ -207,6 +207,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     background.abort();
     runner.abort();
     engine.shutdown().await;
+    let s = sources.clone();
+    let _ = tokio::task::spawn_blocking(move || s.seen().sync()).await;
     tokio::task::spawn_blocking(move || buses.close())
         .await
         .context("closing logs")?
@@ -310,10 +312,7 @@ fn spawn_background(
                 _ = seen.tick() => {
                     // Webhook delivery ids past their source's window.
                     let (s, now) = (sources.clone(), clock.now().timestamp());
-                    let swept = tokio::task::spawn_blocking(move || s.seen().sweep(now, &s.windows())).await;
-                    if let Ok(Err(e)) = swept {
-                        tracing::warn!(error = %e, "expiring webhook delivery ids");
-                    }
+                    let _ = tokio::task::spawn_blocking(move || s.seen().sweep(now, &s.windows())).await;
                 }
             }
         }

@@ -406,7 +406,7 @@ impl Sources {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
-        self.seen.forget(name)?;
+        self.seen.forget(name);
         Ok(())
     }
 
