@@ -68,7 +68,8 @@ impl Fresh {
     pub fn commit(mut self, now: i64) {
         self.committed = true;
         self.seen.lock().insert(self.key.clone(), Mark::Stored(now));
-        self.seen.write(Write::Put(std::mem::take(&mut self.key), now));
+        self.seen
+            .write(Write::Put(std::mem::take(&mut self.key), now));
     }
 }
 
@@ -267,13 +268,25 @@ mod tests {
         // A second copy while the first is being stored.
         assert!(matches!(seen.claim("gh", "d1", 1_000, day), Claim::Busy));
         first.commit(1_000);
-        assert!(matches!(seen.claim("gh", "d1", 1_001, day), Claim::Duplicate));
+        assert!(matches!(
+            seen.claim("gh", "d1", 1_001, day),
+            Claim::Duplicate
+        ));
         // Another source, or the same id after the window, is new.
-        assert!(matches!(seen.claim("other", "d1", 1_001, day), Claim::Fresh(_)));
-        assert!(matches!(seen.claim("gh", "d1", 1_000 + 86_400, day), Claim::Fresh(_)));
+        assert!(matches!(
+            seen.claim("other", "d1", 1_001, day),
+            Claim::Fresh(_)
+        ));
+        assert!(matches!(
+            seen.claim("gh", "d1", 1_000 + 86_400, day),
+            Claim::Fresh(_)
+        ));
         // A claim dropped without a commit (the append failed) leaves the id unseen.
         drop(seen.claim("gh", "d2", 1_000, day));
-        assert!(matches!(seen.claim("gh", "d2", 1_000, day), Claim::Fresh(_)));
+        assert!(matches!(
+            seen.claim("gh", "d2", 1_000, day),
+            Claim::Fresh(_)
+        ));
         // Written behind, read back by the next open.
         let Claim::Fresh(c) = seen.claim("gh", "d3", 1_000, day) else {
             panic!("fresh");
@@ -286,10 +299,16 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         let again = Seen::open(&meta).unwrap();
-        assert!(matches!(again.claim("gh", "d3", 1_001, day), Claim::Duplicate));
+        assert!(matches!(
+            again.claim("gh", "d3", 1_001, day),
+            Claim::Duplicate
+        ));
         let windows: HashMap<String, Duration> = [("gh".to_owned(), day)].into();
         // d3 is past the window (d1 and d2 were claimed again and released: no longer marked).
         assert_eq!(seen.sweep(1_000 + 86_400, &windows), 1);
-        assert!(matches!(seen.claim("gh", "d1", 1_000, day), Claim::Fresh(_)));
+        assert!(matches!(
+            seen.claim("gh", "d1", 1_000, day),
+            Claim::Fresh(_)
+        ));
     }
 }

@@ -129,6 +129,29 @@ impl SourceSpec {
     }
 }
 
+/// A source's counters, registered once (a labelled lookup per delivery costs more than the
+/// increment).
+#[derive(Debug)]
+pub struct Meters {
+    /// Events stored.
+    pub events: metrics::Counter,
+    /// Deliveries acknowledged as duplicates.
+    pub duplicates: metrics::Counter,
+    /// Deliveries refused (verification or mapping).
+    pub refused: metrics::Counter,
+}
+
+impl Meters {
+    fn new(source: &str) -> Meters {
+        let l = [("source", source.to_owned())];
+        Meters {
+            events: metrics::counter!("railyard_webhook_events_total", &l),
+            duplicates: metrics::counter!("railyard_webhook_duplicates_total", &l),
+            refused: metrics::counter!("railyard_webhook_refused_total", &l),
+        }
+    }
+}
+
 /// A source ready to take deliveries.
 #[derive(Debug)]
 pub struct Source {
@@ -136,6 +159,8 @@ pub struct Source {
     pub spec: SourceSpec,
     /// Its provider, options parsed.
     pub provider: Provider,
+    /// Its counters.
+    pub meters: Meters,
     /// The MAC key (or bearer token) derived from the secret.
     key: Option<Vec<u8>>,
 }
@@ -154,6 +179,7 @@ impl Source {
             None => None,
         };
         Ok(Source {
+            meters: Meters::new(&spec.name),
             spec,
             provider,
             key,
