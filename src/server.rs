@@ -128,8 +128,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_batch_events: settings.max_batch_events,
     };
     let sources = Arc::new(
-        crate::webhooks::Sources::load(buses.meta().clone(), limits)
-            .context("loading the webhook sources")?,
+        crate::webhooks::Sources::load(
+            buses.meta().clone(),
+            &settings.data_dir.join("webhooks"),
+            limits,
+        )
+        .context("loading the webhook sources")?,
     );
     let clock = Arc::new(match settings.manual_clock {
         Some(at) => crate::clock::Clock::manual(at),

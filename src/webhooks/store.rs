@@ -48,6 +48,14 @@ pub enum SourceError {
     /// The store failed.
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// The delivery ids could not be read back.
+    #[error("reading the webhook delivery ids in {dir}")]
+    Seen {
+        /// Where.
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<SpecError> for SourceError {
@@ -307,7 +315,7 @@ impl std::fmt::Debug for Sources {
 impl Sources {
     /// Loads and compiles every stored source. One that no longer compiles (a provider option
     /// removed in a new version) is logged and left out, not fatal: the others keep working.
-    pub fn load(meta: Meta, limits: Limits) -> Result<Sources, SourceError> {
+    pub fn load(meta: Meta, dir: &std::path::Path, limits: Limits) -> Result<Sources, SourceError> {
         let mut live = HashMap::new();
         for spec in meta.list::<SourceSpec>(TREE)? {
             let name = spec.name.clone();
@@ -320,7 +328,10 @@ impl Sources {
                 }
             }
         }
-        let seen = Seen::open(&meta)?;
+        let seen = Seen::open(dir).map_err(|source| SourceError::Seen {
+            dir: dir.display().to_string(),
+            source,
+        })?;
         Ok(Sources {
             meta,
             writes: Mutex::new(()),
