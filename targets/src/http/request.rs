@@ -76,25 +76,7 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
                 body: Bytes::from(out.into_bytes()),
             });
         }
-        (m, None) => (m, event.clone()),
-        (m, Some(Shaped::Event(v))) => (m, Bytes::from(v.to_string())),
-        (m, Some(Shaped::Data(out))) => {
-            let mut v: Value = serde_json::from_slice(event)
-                .map_err(|e| format!("the stored event is not JSON: {e}"))?;
-            if let Value::Object(map) = &mut v {
-                map.remove("data_base64");
-                map.insert(
-                    "datacontenttype".into(),
-                    Value::String(out.content_type().into()),
-                );
-                let data = match out {
-                    Output::Text(t) => Value::String(t),
-                    other => other.into_value(),
-                };
-                map.insert("data".into(), data);
-            }
-            (m, Bytes::from(v.to_string()))
-        }
+        (m, output) => (m, with_payload(event, output)?),
     };
     match mode {
         Mode::Structured | Mode::Body => Ok(Prepared {
@@ -124,6 +106,37 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
                 headers,
                 body: Bytes::from(msg.body),
             })
+        }
+    }
+}
+
+/// The event a CloudEvents receiver gets (a function target's input), as structured JSON: the
+/// stored bytes when nothing shapes it, a `cloudevent` transform's output, or the original event
+/// with the shaped payload as its `data` (as binary and structured mode send it).
+pub fn event_json(shaping: Shaping<'_>, event: &Bytes) -> Result<Bytes, String> {
+    with_payload(event, shape(shaping, event)?)
+}
+
+fn with_payload(event: &Bytes, output: Option<Shaped>) -> Result<Bytes, String> {
+    match output {
+        None => Ok(event.clone()),
+        Some(Shaped::Event(v)) => Ok(Bytes::from(v.to_string())),
+        Some(Shaped::Data(out)) => {
+            let mut v: Value = serde_json::from_slice(event)
+                .map_err(|e| format!("the stored event is not JSON: {e}"))?;
+            if let Value::Object(map) = &mut v {
+                map.remove("data_base64");
+                map.insert(
+                    "datacontenttype".into(),
+                    Value::String(out.content_type().into()),
+                );
+                let data = match out {
+                    Output::Text(t) => Value::String(t),
+                    other => other.into_value(),
+                };
+                map.insert("data".into(), data);
+            }
+            Ok(Bytes::from(v.to_string()))
         }
     }
 }

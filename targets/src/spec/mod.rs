@@ -10,10 +10,12 @@
 //! queue, bus) add one arm there and one module here.
 
 mod delivery;
+mod function;
 mod http;
 mod read;
 
 pub use delivery::{DeliverySpec, OrderingKey, RateLimit, RetryPolicy};
+pub use function::{CommandSpec, FunctionSpec, ReplySpec, Runtime};
 pub use http::{HttpSpec, Mode};
 
 use serde_json::Value;
