@@ -134,9 +134,12 @@ pub async fn delete(
             .filter(|r| {
                 r.bus != name
                     && r.targets.iter().any(|t| {
-                        t.get("kind").and_then(serde_json::Value::as_str) == Some("bus")
-                            && t.get("bus").and_then(serde_json::Value::as_str)
-                                == Some(name.as_str())
+                        let named = match t.get("kind").and_then(serde_json::Value::as_str) {
+                            Some("bus") => t.get("bus"),
+                            Some("function") => t.pointer("/reply/bus"),
+                            _ => None,
+                        };
+                        named.and_then(serde_json::Value::as_str) == Some(name.as_str())
                     })
             })
             .map(|r| format!("rule {}/{}", r.bus, r.name)),

@@ -105,18 +105,24 @@ pub async fn put(
 /// Every connection and bus a target names must exist when the rule is saved.
 fn check_references(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiError> {
     for (i, t) in targets.iter().enumerate() {
-        if let Kind::Bus(b) = &t.kind
-            && st.buses.get(&b.bus).is_none()
+        let named_bus = match &t.kind {
+            Kind::Bus(b) => Some((format!("/targets/{i}/bus"), &b.bus)),
+            Kind::Function(f) => f
+                .reply
+                .as_ref()
+                .map(|r| (format!("/targets/{i}/reply/bus"), &r.bus)),
+            Kind::Http(_) => None,
+        };
+        if let Some((pointer, bus)) = named_bus
+            && st.buses.get(bus).is_none()
         {
-            let pointer = format!("/targets/{i}/bus");
             return Err(ApiError::bad_request(
                 "invalid-target",
                 format!(
-                    "{pointer}: bus {:?} does not exist; create it with PUT /v1/buses/{}",
-                    b.bus, b.bus
+                    "{pointer}: bus {bus:?} does not exist; create it with PUT /v1/buses/{bus}"
                 ),
             )
-            .with_error(pointer, format!("bus {:?} does not exist", b.bus)));
+            .with_error(pointer, format!("bus {bus:?} does not exist")));
         }
         let Kind::Http(h) = &t.kind else { continue };
         if let Some(c) = &h.connection {

@@ -26,17 +26,28 @@ pub fn count(event: &Value) -> u64 {
     }
 }
 
+/// The number of forwards behind a structured event given as bytes (0 when it is not JSON).
+pub fn count_bytes(event: &[u8]) -> u64 {
+    serde_json::from_slice::<Value>(event).map_or(0, |v| count(&v))
+}
+
+/// Refuses a further hop from an event that has already made `n`, under `max`.
+pub fn check(n: u64, max: u32) -> Result<(), String> {
+    if n >= u64::from(max) {
+        return Err(format!(
+            "the event has been forwarded {n} times ({EXTENSION} = {n}), the limit of this target (max_hops {max}): it is not forwarded again; is there a cycle of rules?"
+        ));
+    }
+    Ok(())
+}
+
 /// `event` (structured JSON) made ready to go on to another bus: its hop count incremented.
 /// Refused when the count has reached `max`, or when the event is not a JSON object.
 pub fn forward(event: &[u8], max: u32) -> Result<Bytes, String> {
     let mut v: Value = serde_json::from_slice(event)
         .map_err(|e| format!("the event to forward is not JSON: {e}"))?;
     let n = count(&v);
-    if n >= u64::from(max) {
-        return Err(format!(
-            "the event has been forwarded {n} times ({EXTENSION} = {n}), the limit of this target (max_hops {max}): it is not forwarded again; is there a cycle of rules?"
-        ));
-    }
+    check(n, max)?;
     let Value::Object(map) = &mut v else {
         return Err("the event to forward is not a JSON object".into());
     };

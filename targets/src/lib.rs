@@ -9,6 +9,8 @@
 //! - [`worker`]: per target, takes queue entries and due retries, starts attempts within the
 //!   target's limits (in flight, rate, ordering key) and settles them;
 //! - [`http`]: the HTTP target kind (request per mode, classification of answers);
+//! - [`function`]: the function target kind's runtimes (a command per invocation, a function
+//!   URL) and their replies;
 //! - [`retry`]: the delay levels (O(1) scheduling) and backoff;
 //! - [`store`]: the durable state (queues, journals, checkpoint) and its protocol;
 //! - [`connections`]: credentials for HTTP targets, OAuth tokens cached;
@@ -22,6 +24,7 @@
 pub mod connections;
 pub mod dispatch;
 pub mod engine;
+pub mod function;
 pub mod hops;
 pub mod http;
 pub mod local;

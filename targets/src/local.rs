@@ -6,6 +6,9 @@
 //! to bus); its `railyardhops` extension counts the forward ([`crate::hops`]). The append is
 //! durable before the delivery counts as done; a crash in between forwards it again (at least
 //! once, like every target), with the same id.
+//!
+//! A function's reply is appended with [`append_event`], its hop count one more than the
+//! invoking event's (see `worker`).
 
 use bus::event::Event;
 use bus::log::Batch;
@@ -18,24 +21,23 @@ use crate::http::Outcome;
 /// Appends `event` (structured JSON, already shaped by the target) to `bus` as a forward
 /// allowed up to `max_hops`.
 pub async fn append(buses: &Buses, bus: &str, event: &Bytes, max_hops: u32) -> Outcome {
-    let fatal = |error: String| Outcome::Fatal {
-        status: None,
-        error,
-    };
     let forwarded = match hops::forward(event, max_hops) {
         Ok(f) => f,
         Err(e) => return fatal(e),
     };
     // A transform may have produced something that is not a CloudEvent: refuse it here, as
     // ingest would, rather than store it.
-    let ev = match Event::from_structured_json(&forwarded) {
-        Ok(ev) => ev,
-        Err(e) => {
-            return fatal(format!(
-                "the event to append is not a valid CloudEvent: {e}"
-            ));
-        }
-    };
+    match Event::from_structured_json(&forwarded) {
+        Ok(ev) => append_event(buses, bus, &ev).await,
+        Err(e) => fatal(format!(
+            "the event to append is not a valid CloudEvent: {e}"
+        )),
+    }
+}
+
+/// Appends a validated event to `bus`: durable when `Delivered`, `Retry` when the log refused
+/// the write (a full disk), `Fatal` when the bus does not exist.
+pub async fn append_event(buses: &Buses, bus: &str, ev: &Event) -> Outcome {
     let Some(target) = buses.get(bus) else {
         return fatal(format!("bus {bus:?} does not exist"));
     };
@@ -51,5 +53,12 @@ pub async fn append(buses: &Buses, bus: &str, event: &Bytes, max_hops: u32) -> O
             error: format!("appending to bus {bus:?}: {e}"),
             retry_after: None,
         },
+    }
+}
+
+fn fatal(error: String) -> Outcome {
+    Outcome::Fatal {
+        status: None,
+        error,
     }
 }

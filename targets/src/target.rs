@@ -19,6 +19,28 @@ pub struct Running {
     pub spec: TargetSpec,
     /// The rule's filter (its SQL projection shapes the payload when there is no transform).
     pub filter: Arc<Filter>,
+    /// A function target's runtime (it holds the concurrency cap), built once per spec.
+    pub function: Option<crate::function::FunctionRuntime>,
+}
+
+impl Running {
+    /// The spec of target `spec` of rule `rule`, ready to run.
+    pub fn new(rule: &str, spec: TargetSpec, filter: Arc<Filter>) -> Running {
+        let function = match &spec.kind {
+            crate::spec::Kind::Function(f) => Some(crate::function::FunctionRuntime::new(
+                f,
+                spec.delivery.timeout,
+                rule,
+                &spec.id,
+            )),
+            _ => None,
+        };
+        Running {
+            spec,
+            filter,
+            function,
+        }
+    }
 }
 
 /// Counters of one target.

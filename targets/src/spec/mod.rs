@@ -11,11 +11,13 @@
 
 mod bus;
 mod delivery;
+mod function;
 mod http;
 mod read;
 
 pub use bus::BusSpec;
 pub use delivery::{DeliverySpec, OrderingKey, RateLimit, RetryPolicy};
+pub use function::{CommandSpec, FunctionSpec, ReplySpec, Runtime};
 pub use http::{HttpSpec, Mode};
 
 use serde_json::Value;
@@ -65,6 +67,8 @@ pub enum Kind {
     Http(Box<HttpSpec>),
     /// Another bus of this server.
     Bus(BusSpec),
+    /// A function: a URL or a local command, whose reply may go on to a bus.
+    Function(Box<FunctionSpec>),
 }
 
 impl Kind {
@@ -73,12 +77,13 @@ impl Kind {
         match self {
             Kind::Http(_) => "http",
             Kind::Bus(_) => "bus",
+            Kind::Function(_) => "function",
         }
     }
 }
 
 /// The kinds [`parse_target`] knows, for error messages.
-pub const KINDS: &str = "http, bus";
+pub const KINDS: &str = "http, function, bus";
 
 /// Checks a target id.
 pub fn check_target_id(id: &str) -> Result<(), String> {
@@ -140,10 +145,11 @@ pub fn parse_target(value: &Value, at: &str) -> Result<TargetSpec, SpecError> {
             SpecError::new(format!("{at}/transform{}", e.pointer), e.reason.clone())
         })?),
     };
-    let delivery = delivery::parse(&mut obj)?;
+    let mut delivery = delivery::parse(&mut obj)?;
     let kind = match kind_name.as_str() {
         "http" => Kind::Http(Box::new(http::parse(&mut obj)?)),
         "bus" => Kind::Bus(bus::parse(&mut obj)?),
+        "function" => Kind::Function(Box::new(function::parse(&mut obj, &mut delivery)?)),
         other => {
             return Err(SpecError::new(
                 format!("{at}/kind"),
