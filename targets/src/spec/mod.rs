@@ -9,12 +9,18 @@
 //! One explicit registry of kinds ([`parse_target`]): `http` today; later kinds (function,
 //! queue, bus) add one arm there and one module here.
 
+mod amqp;
 mod delivery;
 mod http;
+mod nats;
 mod read;
+mod template;
 
+pub use amqp::{AmqpSpec, parse_uri as amqp_parse_uri};
 pub use delivery::{DeliverySpec, OrderingKey, RateLimit, RetryPolicy};
 pub use http::{HttpSpec, Mode};
+pub use nats::{NatsSpec, check_subject as nats_check_subject, redact};
+pub use template::Template;
 
 use serde_json::Value;
 
