@@ -111,7 +111,7 @@ fn check_references(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiErro
                 .reply
                 .as_ref()
                 .map(|r| (format!("/targets/{i}/reply/bus"), &r.bus)),
-            Kind::Http(_) => None,
+            Kind::Http(_) | Kind::Nats(_) | Kind::Amqp(_) => None,
         };
         if let Some((pointer, bus)) = named_bus
             && st.buses.get(bus).is_none()

@@ -677,6 +677,26 @@ async fn attempt(ctx: &Ctx, running: &Running, rule: &str, item: &Item, event: &
                 error: "the function's runtime is not built".into(),
             },
         },
+        Kind::Nats(_) | Kind::Amqp(_) => {
+            let ev = match request::cloudevent(shaping, event) {
+                Ok(ev) => ev,
+                Err(error) => {
+                    return Outcome::Fatal {
+                        status: None,
+                        error,
+                    };
+                }
+            };
+            let timeout = running.spec.delivery.timeout;
+            match &running.publisher {
+                Some(crate::target::Publisher::Nats(p)) => p.publish(&ev, timeout).await,
+                Some(crate::target::Publisher::Amqp(p)) => p.publish(&ev, timeout).await,
+                None => Outcome::Fatal {
+                    status: None,
+                    error: "the target's publisher is not built".into(),
+                },
+            }
+        }
         Kind::Bus(spec) => match request::cloudevent(shaping, event) {
             Ok(ev) => crate::local::append(&ctx.buses, &spec.bus, &ev, spec.max_hops).await,
             Err(error) => Outcome::Fatal {
