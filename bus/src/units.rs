@@ -63,7 +63,7 @@ pub fn format_bytes(n: u64) -> String {
         (1 << 10, "KiB"),
     ];
     for (size, name) in UNITS {
-        if n >= size && n % size == 0 {
+        if n >= size && n.is_multiple_of(size) {
             return format!("{}{}", n / size, name);
         }
     }

@@ -100,10 +100,8 @@ pub async fn put(
         StatusCode::OK
     };
     let mut resp = with_etag(status, spec.version, view(&spec, &bus));
-    if created {
-        if let Ok(loc) = HeaderValue::from_str(&format!("/v1/buses/{name}")) {
-            resp.headers_mut().insert(header::LOCATION, loc);
-        }
+    if created && let Ok(loc) = HeaderValue::from_str(&format!("/v1/buses/{name}")) {
+        resp.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(resp)
 }

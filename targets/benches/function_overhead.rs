@@ -43,7 +43,7 @@ async fn runtime_run(rt: &CommandRuntime, n: usize, at_once: usize) -> Duration 
     assert!(
         results
             .iter()
-            .all(|r| r.outcome == Outcome::Delivered { status: 0 })
+            .all(|r| matches!(r.outcome, Outcome::Delivered { .. }))
     );
     d
 }

@@ -36,39 +36,13 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 
+use crate::binding::Failure;
 use crate::binding::{self, Attr, Parts};
 use crate::http::Outcome;
 use crate::spec::{AmqpSpec, redact};
 
 /// The prefix of attribute headers (AMQP binding §3.1.3.1, `_` separator).
 pub const HEADER_PREFIX: &str = "cloudEvents_";
-
-/// Why an attempt failed.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    /// Will never succeed: dead-letter.
-    #[error("{0}")]
-    Fatal(String),
-    /// May succeed later.
-    #[error("{0}")]
-    Retry(String),
-}
-
-impl From<Failure> for Outcome {
-    fn from(f: Failure) -> Outcome {
-        match f {
-            Failure::Fatal(error) => Outcome::Fatal {
-                status: None,
-                error,
-            },
-            Failure::Retry(error) => Outcome::Retry {
-                status: None,
-                error,
-                retry_after: None,
-            },
-        }
-    }
-}
 
 #[derive(Default)]
 struct State {

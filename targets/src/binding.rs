@@ -160,6 +160,33 @@ pub fn parts(stored: &[u8]) -> Result<Parts<'_>, String> {
     })
 }
 
+/// Why a broker attempt failed (NATS and AMQP share it).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// Will never succeed: dead-letter.
+    #[error("{0}")]
+    Fatal(String),
+    /// May succeed later.
+    #[error("{0}")]
+    Retry(String),
+}
+
+impl From<Failure> for crate::http::Outcome {
+    fn from(f: Failure) -> crate::http::Outcome {
+        match f {
+            Failure::Fatal(error) => crate::http::Outcome::Fatal {
+                status: None,
+                error,
+            },
+            Failure::Retry(error) => crate::http::Outcome::Retry {
+                status: None,
+                error,
+                retry_after: None,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -46,35 +46,9 @@ use bytes::Bytes;
 use crate::binding::{self, Parts};
 
 const CONTENT_TYPE: HeaderName = HeaderName::from_static("Content-Type");
+use crate::binding::Failure;
 use crate::http::Outcome;
 use crate::spec::{NatsSpec, nats_check_subject, redact};
-
-/// Why an attempt failed.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    /// Will never succeed: dead-letter.
-    #[error("{0}")]
-    Fatal(String),
-    /// May succeed later.
-    #[error("{0}")]
-    Retry(String),
-}
-
-impl From<Failure> for Outcome {
-    fn from(f: Failure) -> Outcome {
-        match f {
-            Failure::Fatal(error) => Outcome::Fatal {
-                status: None,
-                error,
-            },
-            Failure::Retry(error) => Outcome::Retry {
-                status: None,
-                error,
-                retry_after: None,
-            },
-        }
-    }
-}
 
 /// A connection and what is derived from it.
 #[derive(Clone)]

@@ -872,7 +872,7 @@ async fn one_hundred_rule_updates_under_load_lose_no_event() {
     let c = client();
     let rx = Receiver::start().await;
     let filter = |v: usize| {
-        let ty = if v % 2 == 0 { "t.a" } else { "t.b" };
+        let ty = if v.is_multiple_of(2) { "t.a" } else { "t.b" };
         json!({"filter": {"pattern": {"type": ["t.all", ty]}},
                "targets": [{"id": "t", "kind": "http", "url": rx.url("/")}]})
     };
@@ -951,7 +951,7 @@ async fn one_hundred_rule_updates_under_load_lose_no_event() {
     };
     let matches = |v: usize, ty: &str| match ty {
         "t.all" => true,
-        "t.a" => v % 2 == 0,
+        "t.a" => v.is_multiple_of(2),
         "t.b" => v % 2 == 1,
         _ => false,
     };

@@ -69,15 +69,15 @@ pub fn verify(dir: &Path) -> Result<Report, LogError> {
             offset: offset as u64,
             reason,
         };
-        if let Some(want) = expect {
-            if base != want {
-                report.damage = Some(damage(
-                    &log_path,
-                    0,
-                    format!("segment starts at sequence {base}; {want} expected"),
-                ));
-                return Ok(report);
-            }
+        if let Some(want) = expect
+            && base != want
+        {
+            report.damage = Some(damage(
+                &log_path,
+                0,
+                format!("segment starts at sequence {base}; {want} expected"),
+            ));
+            return Ok(report);
         }
         let log = map(&log_path)?;
         let buf: &[u8] = log.as_deref().unwrap_or(&[]);

@@ -419,10 +419,10 @@ impl Indexed {
         }
         if !self.wildcards.is_empty() {
             let mut verify = |n: u32| {
-                if let Some((w, t)) = self.wildcards.get(n as usize) {
-                    if w.matches(s) {
-                        out.push(*t);
-                    }
+                if let Some((w, t)) = self.wildcards.get(n as usize)
+                    && w.matches(s)
+                {
+                    out.push(*t);
                 }
             };
             self.wild_ends.each_in(b, &mut verify);

@@ -146,10 +146,10 @@ pub(crate) fn flatten(input: &[u8], paths: &Paths, flat: &mut Flat) -> Result<us
                 r.1 += 1;
             }
         }
-    } else if let Some(v) = flat.vals.first() {
-        if let Some(r) = flat.ranges.get_mut(v.field as usize) {
-            *r = (0, 1);
-        }
+    } else if let Some(v) = flat.vals.first()
+        && let Some(r) = flat.ranges.get_mut(v.field as usize)
+    {
+        *r = (0, 1);
     }
     Ok(read)
 }
@@ -346,10 +346,8 @@ impl Scan<'_, '_> {
                 match (c, array) {
                     (Some(b','), _) => {
                         self.i += 1;
-                        if array {
-                            if let Some(t) = self.flat.stack.last_mut() {
-                                t.1 += 1;
-                            }
+                        if array && let Some(t) = self.flat.stack.last_mut() {
+                            t.1 += 1;
                         }
                         break;
                     }

@@ -200,10 +200,10 @@ fn describe(leaf: &Leaf) -> String {
         Leaf::Wildcard(w) => format!("a string matching the wildcard {:?}", w.source),
         Leaf::Numeric(r) => {
             let mut bounds = Vec::new();
-            if let (Some((lo, true)), Some((hi, true))) = (r.lower, r.upper) {
-                if lo == hi {
-                    return format!("a number = {lo}");
-                }
+            if let (Some((lo, true)), Some((hi, true))) = (r.lower, r.upper)
+                && lo == hi
+            {
+                return format!("a number = {lo}");
             }
             if let Some((lo, inc)) = r.lower {
                 bounds.push(format!("{} {lo}", if inc { ">=" } else { ">" }));

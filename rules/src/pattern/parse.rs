@@ -378,13 +378,13 @@ fn numeric(operand: &Value, pointer: &str) -> Result<Range, PatternError> {
             }
         }
     }
-    if let (Some((lo, lo_inc)), Some((hi, hi_inc))) = (range.lower, range.upper) {
-        if lo > hi || (lo == hi && !(lo_inc && hi_inc)) {
-            return Err(PatternError::new(
-                pointer,
-                format!("numeric range is empty: no number is above {lo} and below {hi}"),
-            ));
-        }
+    if let (Some((lo, lo_inc)), Some((hi, hi_inc))) = (range.lower, range.upper)
+        && (lo > hi || (lo == hi && !(lo_inc && hi_inc)))
+    {
+        return Err(PatternError::new(
+            pointer,
+            format!("numeric range is empty: no number is above {lo} and below {hi}"),
+        ));
     }
     Ok(range)
 }

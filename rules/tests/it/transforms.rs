@@ -231,10 +231,10 @@ fn check_output(
         checked = true;
         match &output {
             Output::Json(_) | Output::JsonText(_) => {
-                if let Output::JsonText(t) = &output {
-                    if let Err(e) = serde_json::from_str::<Value>(t) {
-                        failures.add(name, doc, format!("JsonText {t:?} is not JSON: {e}"));
-                    }
+                if let Output::JsonText(t) = &output
+                    && let Err(e) = serde_json::from_str::<Value>(t)
+                {
+                    failures.add(name, doc, format!("JsonText {t:?} is not JSON: {e}"));
                 }
                 let got = output.clone().into_value();
                 if &got != expected {

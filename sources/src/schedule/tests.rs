@@ -762,10 +762,8 @@ impl Runtime {
                 self.log.push(id);
             }
         }
-        if !crash_before_store {
-            if let Some(last) = p.fire.last() {
-                self.watermark = Some(*last);
-            }
+        if !crash_before_store && let Some(last) = p.fire.last() {
+            self.watermark = Some(*last);
         }
     }
 }

@@ -160,13 +160,13 @@ impl Options {
             .non_empty("type")?
             .unwrap_or_else(|| "com.railyard.webhook".to_owned());
         let type_pointer = opts.string("type_pointer")?;
-        if let Some(p) = &type_pointer {
-            if !p.starts_with('/') {
-                return Err(SpecError::new(
-                    "/type_pointer",
-                    format!("{p:?} is not a JSON pointer (it starts with /, as in /event/type)"),
-                ));
-            }
+        if let Some(p) = &type_pointer
+            && !p.starts_with('/')
+        {
+            return Err(SpecError::new(
+                "/type_pointer",
+                format!("{p:?} is not a JSON pointer (it starts with /, as in /event/type)"),
+            ));
         }
         let source = opts.source("source")?;
         Ok(Options {

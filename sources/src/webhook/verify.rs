@@ -84,7 +84,7 @@ pub enum Encoding {
 
 fn decode_hex(s: &str, header: &str) -> Result<Vec<u8>, VerifyError> {
     let s = s.trim();
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(VerifyError::Malformed {
             header: header.to_owned().into(),
             reason: "the signature is not hex".into(),

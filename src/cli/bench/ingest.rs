@@ -294,11 +294,11 @@ impl Worker {
                 stats.record_error(kind);
             }
         };
-        if let Some(sender) = conn.as_mut() {
-            if sender.ready().await.is_err() {
-                fail(&mut self.stats, ErrorKind::Closed);
-                *conn = None;
-            }
+        if let Some(sender) = conn.as_mut()
+            && sender.ready().await.is_err()
+        {
+            fail(&mut self.stats, ErrorKind::Closed);
+            *conn = None;
         }
         let sender = match conn {
             Some(sender) => sender,

@@ -39,7 +39,7 @@ pub use http::HttpRuntime;
 /// What one invocation gave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invocation {
-    /// How the attempt ended. For a command, `Delivered { status: 0 }` (the exit code); failures
+    /// How the attempt ended. A command's success is `Delivered` without a status (the exit code is in `exit_code`); failures
     /// have `status: None` and say what happened (exit code, signal, timeout, output size) in
     /// their `error`, with the last line of stderr.
     pub outcome: Outcome,

@@ -142,10 +142,10 @@ impl Template {
                 Piece::Placeholder { name, at, escape } => {
                     capacity += 24;
                     let source = resolve(name, at, &paths)?;
-                    if let Source::Path(i) = source {
-                        if !used.contains(&i) {
-                            used.push(i);
-                        }
+                    if let Source::Path(i) = source
+                        && !used.contains(&i)
+                    {
+                        used.push(i);
                     }
                     segments.push(Segment::Slot(source, escape));
                 }

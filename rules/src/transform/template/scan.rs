@@ -73,17 +73,17 @@ pub(super) fn scan(template: &str) -> Result<Scanned<'_>, ScanError> {
     let valid = serde_json::from_str::<&RawValue>(&probe);
     let trimmed = template.trim();
     let object_like = trimmed.starts_with('{') && trimmed.ends_with('}');
-    if valid.is_ok() || object_like {
-        if let Some(f) = found.iter().find(|f| f.in_key) {
-            return Err(ScanError {
-                at: line_column(template, f.start),
-                reason: format!(
-                    "<{}> is inside an object key; a placeholder cannot be used as an object key",
-                    f.name
-                ),
-                source: None,
-            });
-        }
+    if (valid.is_ok() || object_like)
+        && let Some(f) = found.iter().find(|f| f.in_key)
+    {
+        return Err(ScanError {
+            at: line_column(template, f.start),
+            reason: format!(
+                "<{}> is inside an object key; a placeholder cannot be used as an object key",
+                f.name
+            ),
+            source: None,
+        });
     }
     let json = match valid {
         Ok(_) => true,
