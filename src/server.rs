@@ -128,8 +128,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_batch_events: settings.max_batch_events,
     };
     let sources = Arc::new(
-        crate::webhooks::Sources::load(buses.meta().clone(), limits)
-            .context("loading the webhook sources")?,
+        crate::webhooks::Sources::load(
+            buses.meta().clone(),
+            &settings.data_dir.join("webhooks"),
+            limits,
+        )
+        .context("loading the webhook sources")?,
     );
     let clock = Arc::new(match settings.manual_clock {
         Some(at) => crate::clock::Clock::manual(at),
@@ -237,6 +241,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .context("closing queues")?
             .context("flushing queues at shutdown")?;
     }
+    let s = sources.clone();
+    let _ = tokio::task::spawn_blocking(move || s.seen().sync()).await;
     tokio::task::spawn_blocking(move || buses.close())
         .await
         .context("closing logs")?
@@ -340,10 +346,7 @@ fn spawn_background(
                 _ = seen.tick() => {
                     // Webhook delivery ids past their source's window.
                     let (s, now) = (sources.clone(), clock.now().timestamp());
-                    let swept = tokio::task::spawn_blocking(move || s.seen().sweep(now, &s.windows())).await;
-                    if let Ok(Err(e)) = swept {
-                        tracing::warn!(error = %e, "expiring webhook delivery ids");
-                    }
+                    let _ = tokio::task::spawn_blocking(move || s.seen().sweep(now, &s.windows())).await;
                 }
             }
         }

@@ -124,6 +124,26 @@ pub async fn delete(
         .into_iter()
         .map(|s| format!("source {s}"))
         .collect();
+    // Rules of other buses whose bus targets forward here.
+    feeding.extend(
+        st.buses
+            .rules()
+            .all()
+            .map_err(|e| ApiError::internal("reading rules", &e))?
+            .into_iter()
+            .filter(|r| {
+                r.bus != name
+                    && r.targets.iter().any(|t| {
+                        let named = match t.get("kind").and_then(serde_json::Value::as_str) {
+                            Some("bus") => t.get("bus"),
+                            Some("function") => t.pointer("/reply/bus"),
+                            _ => None,
+                        };
+                        named.and_then(serde_json::Value::as_str) == Some(name.as_str())
+                    })
+            })
+            .map(|r| format!("rule {}/{}", r.bus, r.name)),
+    );
     feeding.extend(
         st.schedules
             .using_bus(&name)

@@ -92,7 +92,7 @@ pub async fn put(
         .map_err(|e| ApiError::filter(&e, "/filter"))?;
     let targets = targets::parse_targets(&update.targets, "/targets")
         .map_err(|e| ApiError::spec(&e, "invalid-target"))?;
-    check_connections(&st, &targets)?;
+    check_references(&st, &targets)?;
     let rulesets = st.rulesets.clone();
     let (spec, _created) = tokio::task::spawn_blocking(move || {
         rulesets.put(&bus, &rule, update, filter, targets, expected)
@@ -102,10 +102,29 @@ pub async fn put(
     Ok(with_etag(StatusCode::OK, spec.version, view(&spec)))
 }
 
-/// Every connection a target names must exist when the rule is saved.
-fn check_connections(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiError> {
+/// Every connection and bus a target names must exist when the rule is saved.
+fn check_references(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiError> {
     for (i, t) in targets.iter().enumerate() {
-        let Kind::Http(h) = &t.kind;
+        let named_bus = match &t.kind {
+            Kind::Bus(b) => Some((format!("/targets/{i}/bus"), &b.bus)),
+            Kind::Function(f) => f
+                .reply
+                .as_ref()
+                .map(|r| (format!("/targets/{i}/reply/bus"), &r.bus)),
+            Kind::Http(_) | Kind::Nats(_) | Kind::Amqp(_) => None,
+        };
+        if let Some((pointer, bus)) = named_bus
+            && st.buses.get(bus).is_none()
+        {
+            return Err(ApiError::bad_request(
+                "invalid-target",
+                format!(
+                    "{pointer}: bus {bus:?} does not exist; create it with PUT /v1/buses/{bus}"
+                ),
+            )
+            .with_error(pointer, format!("bus {bus:?} does not exist")));
+        }
+        let Kind::Http(h) = &t.kind else { continue };
         if let Some(c) = &h.connection {
             let found = st
                 .engine

@@ -31,6 +31,7 @@ impl From<SourceError> for ApiError {
                 ApiError::precondition("source", current)
             }
             SourceError::Meta(e) => ApiError::internal("metadata store failure", &e),
+            e @ SourceError::Seen { .. } => ApiError::internal("webhook delivery ids", &e),
         }
     }
 }

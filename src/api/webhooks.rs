@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bus::log::Batch;
-use serde_json::{Value, json};
+
 use sources::ingest::Mode;
 use sources::webhook::{Outcome, Request, WebhookError};
 
@@ -24,9 +24,11 @@ use super::events::{ingest_problem, read_body};
 use super::openapi::Problem;
 use super::problem::ApiError;
 use crate::webhooks::seen::Claim;
+use crate::webhooks::store::Source;
 
-fn refused(source: &str, e: &WebhookError) -> ApiError {
-    metrics::counter!("railyard_webhook_refused_total", "source" => source.to_owned()).increment(1);
+fn refused(source: &Source, e: &WebhookError) -> ApiError {
+    source.meters.refused.increment(1);
+    let source = source.spec.name.as_str();
     match e {
         WebhookError::Verify(v) => {
             tracing::info!(source, reason = %v, "webhook delivery refused");
@@ -96,7 +98,7 @@ pub async fn receive(
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             return Ok((status, [(header::CONTENT_TYPE, content_type)], body).into_response());
         }
-        Err(e) => return Err(refused(&name, &e)),
+        Err(e) => return Err(refused(&source, &e)),
     };
     let bus = st.buses.get(&source.spec.bus).ok_or_else(|| {
         ApiError::not_found(format!(
@@ -106,26 +108,25 @@ pub async fn receive(
     })?;
     let window = source.window();
     let mut claims = Vec::with_capacity(events.len());
-    let mut results: Vec<Value> = Vec::with_capacity(events.len());
+    // Per event: its id, and its sequence once stored (None: a duplicate).
+    let mut results: Vec<(&str, Option<u64>)> = Vec::with_capacity(events.len());
     let mut mine = HashSet::new();
     let mut batch = Batch::with_capacity(events.len(), events.iter().map(|e| e.size_hint()).sum());
     for ev in &events {
         let claim = if window.is_zero() {
             None
         } else if mine.contains(ev.id.as_str()) {
-            results.push(json!({ "id": ev.id, "duplicate": true }));
+            results.push((&ev.id, None));
             continue;
         } else {
             match st
                 .sources
                 .seen()
                 .claim(&name, &ev.id, now.timestamp(), window)
-                .map_err(|e| ApiError::internal("reading delivery ids", &e))?
             {
                 Claim::Duplicate => {
-                    metrics::counter!("railyard_webhook_duplicates_total", "source" => name.clone())
-                        .increment(1);
-                    results.push(json!({ "id": ev.id, "duplicate": true }));
+                    source.meters.duplicates.increment(1);
+                    results.push((&ev.id, None));
                     continue;
                 }
                 Claim::Busy => {
@@ -145,32 +146,50 @@ pub async fn receive(
         mine.insert(ev.id.as_str());
         batch.push_with(|out| ev.write_structured_json(out));
         claims.push(claim);
-        results.push(json!({ "id": ev.id }));
+        results.push((&ev.id, Some(0)));
     }
     if !claims.is_empty() {
         let appended = bus.log.append(batch).await?;
         let now = now.timestamp();
         let mut seq = appended.first;
-        for r in results.iter_mut().filter(|r| r.get("duplicate").is_none()) {
-            if let Value::Object(m) = r {
-                m.insert("sequence".into(), json!(seq));
-            }
+        for (_, s) in results.iter_mut().filter(|(_, s)| s.is_some()) {
+            *s = Some(seq);
             seq += 1;
         }
         for c in claims.into_iter().flatten() {
-            if let Err(e) = c.commit(now) {
-                // The event is stored; a retry of this delivery may be stored again.
-                tracing::warn!(source = %name, error = %e, "could not record a delivery id");
-            }
+            c.commit(now);
         }
-        metrics::counter!("railyard_webhook_events_total", "source" => name.clone())
-            .increment((seq - appended.first) as u64);
+        source.meters.events.increment(seq - appended.first);
     }
     if source.provider.quiet_ack() {
         // Slack shows a response body to the user (slash commands) or reads it as an action.
         return Ok(StatusCode::OK.into_response());
     }
-    Ok((StatusCode::OK, axum::Json(json!({ "results": results }))).into_response())
+    // Written by hand: no JSON tree per delivery on this path.
+    let mut body = Vec::with_capacity(32 + results.len() * 64);
+    body.extend_from_slice(b"{\"results\":[");
+    for (i, (id, seq)) in results.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{\"id\":");
+        serde_json::to_writer(&mut body, id)
+            .map_err(|e| ApiError::internal("encoding a response", &e))?;
+        match seq {
+            Some(s) => body.extend_from_slice(format!(",\"sequence\":{s}}}").as_bytes()),
+            None => body.extend_from_slice(b",\"duplicate\":true}"),
+        }
+    }
+    body.extend_from_slice(b"]}");
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 /// `OPTIONS /v1/webhooks/{name}`: the abuse-protection handshake of the CloudEvents HTTP

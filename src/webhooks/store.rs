@@ -48,6 +48,14 @@ pub enum SourceError {
     /// The store failed.
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// The delivery ids could not be read back.
+    #[error("reading the webhook delivery ids in {dir}")]
+    Seen {
+        /// Where.
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<SpecError> for SourceError {
@@ -129,6 +137,29 @@ impl SourceSpec {
     }
 }
 
+/// A source's counters, registered once (a labelled lookup per delivery costs more than the
+/// increment).
+#[derive(Debug)]
+pub struct Meters {
+    /// Events stored.
+    pub events: metrics::Counter,
+    /// Deliveries acknowledged as duplicates.
+    pub duplicates: metrics::Counter,
+    /// Deliveries refused (verification or mapping).
+    pub refused: metrics::Counter,
+}
+
+impl Meters {
+    fn new(source: &str) -> Meters {
+        let l = [("source", source.to_owned())];
+        Meters {
+            events: metrics::counter!("railyard_webhook_events_total", &l),
+            duplicates: metrics::counter!("railyard_webhook_duplicates_total", &l),
+            refused: metrics::counter!("railyard_webhook_refused_total", &l),
+        }
+    }
+}
+
 /// A source ready to take deliveries.
 #[derive(Debug)]
 pub struct Source {
@@ -136,6 +167,8 @@ pub struct Source {
     pub spec: SourceSpec,
     /// Its provider, options parsed.
     pub provider: Provider,
+    /// Its counters.
+    pub meters: Meters,
     /// The MAC key (or bearer token) derived from the secret.
     key: Option<Vec<u8>>,
 }
@@ -154,6 +187,7 @@ impl Source {
             None => None,
         };
         Ok(Source {
+            meters: Meters::new(&spec.name),
             spec,
             provider,
             key,
@@ -281,7 +315,7 @@ impl std::fmt::Debug for Sources {
 impl Sources {
     /// Loads and compiles every stored source. One that no longer compiles (a provider option
     /// removed in a new version) is logged and left out, not fatal: the others keep working.
-    pub fn load(meta: Meta, limits: Limits) -> Result<Sources, SourceError> {
+    pub fn load(meta: Meta, dir: &std::path::Path, limits: Limits) -> Result<Sources, SourceError> {
         let mut live = HashMap::new();
         for spec in meta.list::<SourceSpec>(TREE)? {
             let name = spec.name.clone();
@@ -294,7 +328,10 @@ impl Sources {
                 }
             }
         }
-        let seen = Seen::open(&meta)?;
+        let seen = Seen::open(dir).map_err(|source| SourceError::Seen {
+            dir: dir.display().to_string(),
+            source,
+        })?;
         Ok(Sources {
             meta,
             writes: Mutex::new(()),
@@ -406,7 +443,7 @@ impl Sources {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
-        self.seen.forget(name)?;
+        self.seen.forget(name);
         Ok(())
     }
 

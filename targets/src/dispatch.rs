@@ -133,10 +133,7 @@ impl Dispatcher {
                     .unwrap_or_default();
                 let mut targets = Vec::with_capacity(def.targets.len());
                 for spec in def.targets {
-                    let running = Running {
-                        spec,
-                        filter: def.filter.clone(),
-                    };
+                    let running = Running::new(&rule, spec, def.filter.clone());
                     match old.remove(&running.spec.id) {
                         Some(t) => {
                             t.update(running);

@@ -116,6 +116,8 @@ pub struct Engine {
 #[derive(Debug)]
 struct Inner {
     buses: RwLock<HashMap<String, Arc<BusEngine>>>,
+    /// Every bus of the server: where bus targets and replies append.
+    registry: Arc<Buses>,
     client: crate::http::Client,
     connections: Arc<Connections>,
     cfg: EngineConfig,
@@ -138,7 +140,7 @@ pub enum TraceAnswer {
 impl Engine {
     /// Starts delivery for every bus, with the given enabled rules (`bus → [(rule, def)]`).
     pub async fn start(
-        buses: &Buses,
+        buses: &Arc<Buses>,
         connections: Arc<Connections>,
         client: crate::http::Client,
         cfg: EngineConfig,
@@ -147,6 +149,7 @@ impl Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 buses: RwLock::new(HashMap::new()),
+                registry: buses.clone(),
                 client,
                 connections,
                 cfg,
@@ -204,6 +207,7 @@ impl Engine {
             name: name.clone(),
             ctx: Arc::new(Ctx {
                 bus: bus.clone(),
+                buses: self.inner.registry.clone(),
                 client: self.inner.client.clone(),
                 connections: self.inner.connections.clone(),
                 traces: Arc::new(Traces::new(self.inner.cfg.trace_events)),
@@ -486,11 +490,12 @@ mod tests {
     async fn a_lagging_dispatcher_matches_each_event_by_the_rules_of_its_time() {
         let tmp = tempfile::tempdir().unwrap();
         let dd = DataDir::open(tmp.path()).unwrap();
-        let buses = Buses::open(dd, LogConfig::default()).unwrap();
+        let buses = Arc::new(Buses::open(dd, LogConfig::default()).unwrap());
         let meta = buses.meta().clone();
         let engine = Engine {
             inner: Arc::new(Inner {
                 buses: RwLock::new(HashMap::new()),
+                registry: buses.clone(),
                 client: crate::http::client().unwrap(),
                 connections: Arc::new(Connections::new(meta, crate::http::token_client().unwrap())),
                 cfg: EngineConfig::default(),
@@ -536,10 +541,11 @@ mod tests {
     async fn updates_keep_the_queue() {
         let tmp = tempfile::tempdir().unwrap();
         let dd = DataDir::open(tmp.path()).unwrap();
-        let buses = Buses::open(dd, LogConfig::default()).unwrap();
+        let buses = Arc::new(Buses::open(dd, LogConfig::default()).unwrap());
         let engine = Engine {
             inner: Arc::new(Inner {
                 buses: RwLock::new(HashMap::new()),
+                registry: buses.clone(),
                 client: crate::http::client().unwrap(),
                 connections: Arc::new(Connections::new(
                     buses.meta().clone(),

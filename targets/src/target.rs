@@ -19,6 +19,49 @@ pub struct Running {
     pub spec: TargetSpec,
     /// The rule's filter (its SQL projection shapes the payload when there is no transform).
     pub filter: Arc<Filter>,
+    /// A function target's runtime (it holds the concurrency cap), built once per spec.
+    pub function: Option<crate::function::FunctionRuntime>,
+    /// A broker target's publisher (it keeps its connection), built once per spec.
+    pub publisher: Option<Publisher>,
+}
+
+/// The publisher of a broker target.
+#[derive(Debug)]
+pub enum Publisher {
+    /// NATS.
+    Nats(Box<crate::nats::NatsPublisher>),
+    /// AMQP.
+    Amqp(Box<crate::amqp::AmqpPublisher>),
+}
+
+impl Running {
+    /// The spec of target `spec` of rule `rule`, ready to run.
+    pub fn new(rule: &str, spec: TargetSpec, filter: Arc<Filter>) -> Running {
+        let function = match &spec.kind {
+            crate::spec::Kind::Function(f) => Some(crate::function::FunctionRuntime::new(
+                f,
+                spec.delivery.timeout,
+                rule,
+                &spec.id,
+            )),
+            _ => None,
+        };
+        let publisher = match &spec.kind {
+            crate::spec::Kind::Nats(n) => Some(Publisher::Nats(Box::new(
+                crate::nats::NatsPublisher::new((**n).clone(), format!("{rule}/{}", spec.id)),
+            ))),
+            crate::spec::Kind::Amqp(a) => Some(Publisher::Amqp(Box::new(
+                crate::amqp::AmqpPublisher::new((**a).clone()),
+            ))),
+            _ => None,
+        };
+        Running {
+            spec,
+            filter,
+            function,
+            publisher,
+        }
+    }
 }
 
 /// Counters of one target.

@@ -355,3 +355,64 @@ async fn lists_filter_by_prefix_and_enabled() {
     let buses = crate::harness::get_json(&c, &format!("{}/v1/buses?prefix=def", srv.url)).await;
     assert_eq!(buses["buses"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn sources_and_schedules_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), &[]);
+    let f = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    // The secret comes from the environment, not the file.
+    let source = f("gh.yaml", "kind: github\nbus: default\ndescription: app\n");
+    let out = Command::new(bin())
+        .args([
+            "sources",
+            "put",
+            "gh",
+            "-f",
+            &source,
+            "--secret-env",
+            "GH_SECRET",
+        ])
+        .args(["-o", "json", "--url", &srv.url])
+        .env("GH_SECRET", "from-the-environment")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, out, err) = run(&srv.url, &["sources", "list", "-o", "json"]);
+    assert!(ok, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["name"], "gh");
+    assert_eq!(list[0]["secret_set"], true);
+    assert!(!out.contains("from-the-environment"), "{out}");
+    let (ok, table, err) = run(&srv.url, &["sources", "list"]);
+    assert!(ok && table.contains("/v1/webhooks/gh"), "{table}{err}");
+    // Without a secret a github source is refused, naming the member.
+    let (ok, _, err) = run(&srv.url, &["sources", "put", "bad", "-f", &source]);
+    assert!(!ok && err.contains("/secret"), "{err}");
+
+    let sched = f(
+        "nightly.yaml",
+        "bus: default\ncron: 0 30 2 * * *\ntimezone: Europe/Berlin\nevent:\n  type: com.acme.nightly\n  source: /jobs\n",
+    );
+    let (ok, out, err) = run(
+        &srv.url,
+        &["schedules", "put", "nightly", "-f", &sched, "-o", "json"],
+    );
+    assert!(ok, "{err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["timezone"], "Europe/Berlin");
+    assert!(s["next_firing"].as_str().is_some(), "{s}");
+    let (ok, _, err) = run(&srv.url, &["schedules", "delete", "nightly"]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = run(&srv.url, &["schedules", "list", "-o", "json"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "[]");
+}

@@ -19,6 +19,10 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct Affixes {
     table: HashTable<Entry>,
+    /// One bit per key, at a place its hash picks (a Bloom filter with one hash function, eight
+    /// to sixteen bits per key): a value probes every key length in use, and most of those
+    /// probes miss; a clear bit settles a miss in a few instructions, without the table's probe.
+    filter: Vec<u64>,
     /// Key lengths in use, ascending.
     lens: Vec<usize>,
     /// Suffixes rather than prefixes.
@@ -45,6 +49,7 @@ impl Affixes {
     pub(crate) fn new(reversed: bool) -> Self {
         Affixes {
             table: HashTable::new(),
+            filter: Vec::new(),
             lens: Vec::new(),
             reversed,
         }
@@ -76,8 +81,27 @@ impl Affixes {
                     },
                     |e| e.hash,
                 );
+                // Rebuilt from the stored hashes, at sixteen bits per key, when it falls to eight.
+                let want = (self.table.len() * 8).div_ceil(64).next_power_of_two();
+                if want > self.filter.len() {
+                    self.filter = vec![0; want * 2];
+                    for e in &self.table {
+                        set_bit(&mut self.filter, e.hash);
+                    }
+                } else {
+                    set_bit(&mut self.filter, hash);
+                }
             }
         }
+    }
+
+    /// Whether a key of this hash may be in the table (false: surely not).
+    #[inline(always)]
+    fn may_hold(&self, hash: u64) -> bool {
+        let bit = filter_bit(hash, self.filter.len());
+        self.filter
+            .get(bit >> 6)
+            .is_some_and(|w| w >> (bit & 63) & 1 == 1)
     }
 
     /// Calls `f` with the payload of every key that is a prefix (suffix) of `s`.
@@ -109,6 +133,9 @@ impl Affixes {
     #[inline]
     fn probe(&self, h: u64, len: usize, s: &[u8], f: &mut impl FnMut(u32)) {
         let hash = finish(h, len);
+        if !self.may_hold(hash) {
+            return;
+        }
         let key = if self.reversed {
             &s[s.len() - len..]
         } else {
@@ -117,6 +144,20 @@ impl Affixes {
         if let Some(e) = self.table.find(hash, |e| e.hash == hash && e.key.is(key)) {
             e.targets.as_slice().iter().for_each(|p| f(*p));
         }
+    }
+}
+
+/// The filter bit of a hash, for a filter of `words` words (a power of two, or zero): taken from
+/// bits the table's own bucket index and tag do not use first.
+#[inline(always)]
+fn filter_bit(hash: u64, words: usize) -> usize {
+    (hash >> 24) as usize & (words * 64).wrapping_sub(1)
+}
+
+fn set_bit(filter: &mut [u64], hash: u64) {
+    let bit = filter_bit(hash, filter.len());
+    if let Some(w) = filter.get_mut(bit >> 6) {
+        *w |= 1 << (bit & 63);
     }
 }
 

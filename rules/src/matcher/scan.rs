@@ -50,6 +50,8 @@ pub(crate) struct Flat {
     /// Scratch for sorting `vals`.
     sorted: Vec<Val>,
     stack: Vec<(u32, u32)>,
+    /// The containers the scan is inside of.
+    frames: Vec<Frame>,
     next_array: u32,
 }
 
@@ -60,16 +62,6 @@ impl Flat {
         self.owned.clear();
         self.stack.clear();
         self.next_array = 0;
-    }
-
-    /// The string of a slot (`None` for non-strings).
-    #[inline]
-    pub(crate) fn str<'a>(&'a self, input: &'a str, slot: Slot) -> Option<&'a str> {
-        match slot {
-            Slot::Span(a, b) => input.get(a as usize..b as usize),
-            Slot::Owned(i) => self.owned.get(i as usize).map(String::as_str),
-            _ => None,
-        }
     }
 
     /// The range of `vals` holding the leaves of `field`.
@@ -87,11 +79,26 @@ impl Flat {
     }
 }
 
+/// A container the scan is inside of, named by some rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame {
+    /// Its trie node.
+    node: u32,
+    array: bool,
+    /// Completing it completes the scan (see [`Scan::value`]).
+    last: bool,
+    /// For objects: one bit per named key below it, and those seen so far.
+    all: u64,
+    seen: u64,
+}
+
 /// Fills `flat` from `input` (a JSON object), following `paths`, and returns how many bytes of
 /// the input it read: it stops as soon as every path some rule names has had its value (see
 /// [`Scan::value`]), so the rest of the event is not even looked at.
 pub(crate) fn flatten(input: &[u8], paths: &Paths, flat: &mut Flat) -> Result<usize, MatchError> {
     flat.clear();
+    let mut frames = std::mem::take(&mut flat.frames);
+    frames.clear();
     let mut s = Scan {
         b: input,
         i: 0,
@@ -100,9 +107,12 @@ pub(crate) fn flatten(input: &[u8], paths: &Paths, flat: &mut Flat) -> Result<us
     };
     s.ws();
     if s.peek() != Some(b'{') {
+        s.flat.frames = frames;
         return Err(s.err("expected a JSON object"));
     }
-    if !s.value(0, 0, true)? {
+    let done = s.run(&mut frames);
+    s.flat.frames = frames;
+    if !done? {
         s.ws();
         if s.i != s.b.len() {
             return Err(s.err("unexpected bytes after the event"));
@@ -114,25 +124,31 @@ pub(crate) fn flatten(input: &[u8], paths: &Paths, flat: &mut Flat) -> Result<us
     let flat = s.flat;
     flat.ranges.clear();
     flat.ranges.resize(paths.fields.len(), (0, 0));
-    for v in &flat.vals {
-        if let Some(r) = flat.ranges.get_mut(v.field as usize) {
-            r.1 += 1;
-        }
-    }
-    let mut at = 0u32;
-    for r in &mut flat.ranges {
-        let n = r.1;
-        *r = (at, at);
-        at += n;
-    }
-    flat.sorted.clear();
-    flat.sorted.extend_from_slice(&flat.vals);
-    for v in &flat.sorted {
-        if let Some(r) = flat.ranges.get_mut(v.field as usize) {
-            if let Some(slot) = flat.vals.get_mut(r.1 as usize) {
-                *slot = *v;
+    if flat.vals.len() > 1 {
+        for v in &flat.vals {
+            if let Some(r) = flat.ranges.get_mut(v.field as usize) {
+                r.1 += 1;
             }
-            r.1 += 1;
+        }
+        let mut at = 0u32;
+        for r in &mut flat.ranges {
+            let n = r.1;
+            *r = (at, at);
+            at += n;
+        }
+        flat.sorted.clear();
+        flat.sorted.extend_from_slice(&flat.vals);
+        for v in &flat.sorted {
+            if let Some(r) = flat.ranges.get_mut(v.field as usize) {
+                if let Some(slot) = flat.vals.get_mut(r.1 as usize) {
+                    *slot = *v;
+                }
+                r.1 += 1;
+            }
+        }
+    } else if let Some(v) = flat.vals.first() {
+        if let Some(r) = flat.ranges.get_mut(v.field as usize) {
+            *r = (0, 1);
         }
     }
     Ok(read)
@@ -145,7 +161,16 @@ struct Scan<'a, 'f> {
     flat: &'f mut Flat,
 }
 
+/// What reading a value did.
+enum Step {
+    /// Read it whole.
+    Read,
+    /// Entered a container named by some rule: its frame is on the stack.
+    Entered,
+}
+
 impl Scan<'_, '_> {
+    #[cold]
     fn err(&self, reason: &'static str) -> MatchError {
         MatchError {
             offset: self.i,
@@ -153,31 +178,40 @@ impl Scan<'_, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.i += 1;
+        self.next();
+    }
+
+    /// The next byte that is not whitespace, the input moved to it. Compact JSON has no
+    /// whitespace: one compare settles the common case.
+    #[inline(always)]
+    fn next(&mut self) -> Option<u8> {
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => self.next_slow(),
         }
     }
 
-    fn expect(&mut self, c: u8, reason: &'static str) -> Result<(), MatchError> {
-        self.ws();
-        if self.peek() == Some(c) {
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<u8> {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(c);
+            }
             self.i += 1;
-            Ok(())
-        } else {
-            Err(self.err(reason))
         }
+        None
     }
 
     /// At an opening quote: the content's byte range and whether it has escapes; moves past the
     /// closing quote.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<(usize, usize, bool), MatchError> {
         let b = self.b;
         let start = self.i + 1;
@@ -211,7 +245,7 @@ impl Scan<'_, '_> {
                     }
                 }
             }
-            if b[j] == b'"' {
+            if b.get(j) == Some(&b'"') {
                 self.i = j + 1;
                 return Ok((start, j, escaped));
             }
@@ -221,9 +255,9 @@ impl Scan<'_, '_> {
     }
 
     /// Skips one value of any kind.
+    #[inline]
     fn skip(&mut self) -> Result<(), MatchError> {
-        self.ws();
-        match self.peek() {
+        match self.next() {
             Some(b'"') => self.string().map(|_| ()),
             Some(b'{' | b'[') => match skip::container_end(self.b, self.i) {
                 Some(end) => {
@@ -238,9 +272,10 @@ impl Scan<'_, '_> {
     }
 
     /// Moves past a number or literal; returns its start.
+    #[inline]
     fn scalar_end(&mut self) -> Result<usize, MatchError> {
         let start = self.i;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z') = self.peek() {
+        while self.b.get(self.i).is_some_and(|&c| SCALAR[usize::from(c)]) {
             self.i += 1;
         }
         if self.i == start {
@@ -250,99 +285,114 @@ impl Scan<'_, '_> {
         }
     }
 
-    /// Reads a value at trie node `node`; true when the scan is complete and the rest of the
-    /// input need not be read.
+    /// Reads the root object (the input is at its `{`); true when the scan is complete and the
+    /// rest of the input need not be read.
     ///
-    /// An object is complete once each key that some rule names below it has had its value:
-    /// JSON object keys are unique (RFC 8259 says they SHOULD be, the CloudEvents format requires
-    /// it of attributes), so nothing after that can add a leaf. `last` says that completing this
-    /// value completes the whole event: every enclosing object has had all its other named keys
-    /// already, and no enclosing array may have further elements. This is what lets matching cost
-    /// follow the fields rules name even when they come early in a large event.
-    fn value(&mut self, node: u32, depth: usize, last: bool) -> Result<bool, MatchError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("nested too deep"));
-        }
-        self.ws();
+    /// A loop over an explicit stack of the containers entered (no recursion): each turn reads
+    /// one entry of the innermost container (a key and its value, or an element), then its
+    /// separator or closing bracket.
+    fn run(&mut self, frames: &mut Vec<Frame>) -> Result<bool, MatchError> {
         let paths = self.paths;
-        let n = &paths.nodes[node as usize];
-        match self.peek() {
-            Some(b'{') if !n.has_children() => self.skip().map(|()| false),
-            Some(b'{') => {
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(false);
+        if let Step::Read = self.value(0, true, frames)? {
+            return Ok(false);
+        }
+        loop {
+            let Some(top) = frames.last_mut() else {
+                return Ok(false);
+            };
+            if top.array {
+                // Another element may follow: an element never completes the scan.
+                if let Step::Entered = self.value(top.node, false, frames)? {
+                    continue;
                 }
-                let all = n.all_children();
-                let mut seen = 0u64;
-                loop {
-                    self.ws();
-                    if self.peek() != Some(b'"') {
-                        return Err(self.err("expected a key"));
-                    }
-                    let (ks, ke, escaped) = self.string()?;
-                    let child = if escaped {
-                        let key =
-                            unescape(&self.b[ks..ke]).ok_or_else(|| self.err("bad escape"))?;
-                        n.child(key.as_bytes())
-                    } else {
-                        n.child_in(self.b, ks, ke)
-                    };
-                    self.expect(b':', "expected ':'")?;
-                    match child {
-                        Some(c) => {
-                            let bit = paths.nodes[c as usize].bit();
-                            let closes = last && all != 0 && (seen | bit) == all;
-                            if self.value(c, depth + 1, closes)? || closes {
-                                return Ok(true);
-                            }
-                            seen |= bit;
+            } else {
+                if self.next() != Some(b'"') {
+                    return Err(self.err("expected a key"));
+                }
+                let (ks, ke, escaped) = self.string()?;
+                let n = &paths.nodes[top.node as usize];
+                let child = if escaped {
+                    let key = unescape(&self.b[ks..ke]).ok_or_else(|| self.err("bad escape"))?;
+                    n.child(key.as_bytes())
+                } else {
+                    n.child_in(self.b, ks, ke)
+                };
+                if self.next() != Some(b':') {
+                    return Err(self.err("expected ':'"));
+                }
+                self.i += 1;
+                match child {
+                    Some(c) => {
+                        let bit = paths.nodes[c as usize].bit();
+                        let closes = top.last && top.all != 0 && (top.seen | bit) == top.all;
+                        top.seen |= bit;
+                        match self.value(c, closes, frames)? {
+                            Step::Entered => continue,
+                            Step::Read if closes => return Ok(true),
+                            Step::Read => {}
                         }
-                        None => self.skip()?,
                     }
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(false);
-                        }
-                        _ => return Err(self.err("expected ',' or '}'")),
-                    }
+                    None => self.skip()?,
                 }
             }
-            Some(b'[') => {
-                self.i += 1;
-                let id = self.flat.next_array;
-                self.flat.next_array += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
+            // After an entry: a comma, or the container's end (which may end its parent's entry
+            // in turn).
+            loop {
+                let c = self.next();
+                let Some(top) = frames.last() else {
                     return Ok(false);
-                }
-                self.flat.stack.push((id, 0));
-                loop {
-                    // Another element may follow: an element never completes the scan.
-                    self.value(node, depth + 1, false)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => {
-                            self.i += 1;
-                            if let Some(top) = self.flat.stack.last_mut() {
-                                top.1 += 1;
+                };
+                let array = top.array;
+                match (c, array) {
+                    (Some(b','), _) => {
+                        self.i += 1;
+                        if array {
+                            if let Some(t) = self.flat.stack.last_mut() {
+                                t.1 += 1;
                             }
                         }
-                        Some(b']') => {
-                            self.i += 1;
+                        break;
+                    }
+                    (Some(b'}'), false) | (Some(b']'), true) => {
+                        self.i += 1;
+                        let last = top.last;
+                        frames.pop();
+                        if array {
                             self.flat.stack.pop();
+                        }
+                        if frames.is_empty() {
                             return Ok(false);
                         }
-                        _ => return Err(self.err("expected ',' or ']'")),
+                        if last {
+                            return Ok(true);
+                        }
                     }
+                    (_, false) => return Err(self.err("expected ',' or '}'")),
+                    (_, true) => return Err(self.err("expected ',' or ']'")),
                 }
             }
+        }
+    }
+
+    /// Reads a value at trie node `node`: a leaf is recorded, a container no rule looks into is
+    /// skipped, and any other container is entered (its frame pushed, its entries left to
+    /// [`Scan::run`]).
+    ///
+    /// `last` says that completing this value completes the whole scan: every enclosing object
+    /// has had all its other named keys already, and no enclosing array may have further
+    /// elements. An object is complete once each key that some rule names below it has had its
+    /// value: JSON object keys are unique (RFC 8259 says they SHOULD be, the CloudEvents format
+    /// requires it of attributes), so nothing after that can add a leaf. This is what lets
+    /// matching cost follow the fields rules name even when they come early in a large event.
+    #[inline(always)]
+    fn value(
+        &mut self,
+        node: u32,
+        last: bool,
+        frames: &mut Vec<Frame>,
+    ) -> Result<Step, MatchError> {
+        let n = &self.paths.nodes[node as usize];
+        match self.next() {
             Some(b'"') => {
                 let (a, b, escaped) = self.string()?;
                 if let Some(field) = n.field {
@@ -355,25 +405,60 @@ impl Scan<'_, '_> {
                     };
                     self.emit(field, slot);
                 }
-                Ok(false)
+                Ok(Step::Read)
+            }
+            Some(b'{') if !n.has_children() => self.skip().map(|()| Step::Read),
+            Some(open @ (b'{' | b'[')) => {
+                self.i += 1;
+                let array = open == b'[';
+                let id = if array {
+                    let id = self.flat.next_array;
+                    self.flat.next_array += 1;
+                    id
+                } else {
+                    0
+                };
+                if self.next() == Some(if array { b']' } else { b'}' }) {
+                    self.i += 1;
+                    return Ok(Step::Read);
+                }
+                if frames.len() >= MAX_DEPTH {
+                    return Err(self.err("nested too deep"));
+                }
+                if array {
+                    self.flat.stack.push((id, 0));
+                }
+                frames.push(Frame {
+                    node,
+                    array,
+                    last,
+                    all: if array { 0 } else { n.all_children() },
+                    seen: 0,
+                });
+                Ok(Step::Entered)
             }
             Some(_) => {
                 let start = self.scalar_end()?;
-                let text = &self.b[start..self.i];
-                let slot = match text {
-                    b"true" => Slot::Bool(true),
-                    b"false" => Slot::Bool(false),
-                    b"null" => Slot::Null,
-                    [b'-' | b'0'..=b'9', ..] => {
-                        let x = number::parse(text).ok_or_else(|| self.err("bad number"))?;
-                        Slot::Num(if x == 0.0 { 0.0 } else { x })
-                    }
-                    _ => return Err(self.err("bad literal")),
-                };
                 if let Some(field) = n.field {
+                    let text = &self.b[start..self.i];
+                    let slot = match text {
+                        b"true" => Slot::Bool(true),
+                        b"false" => Slot::Bool(false),
+                        b"null" => Slot::Null,
+                        [b'-' | b'0'..=b'9', ..] => {
+                            let x = number::parse(text).ok_or_else(|| self.err("bad number"))?;
+                            Slot::Num(if x == 0.0 { 0.0 } else { x })
+                        }
+                        _ => return Err(self.err("bad literal")),
+                    };
                     self.emit(field, slot);
+                } else if !matches!(
+                    self.b.get(start),
+                    Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+                ) {
+                    return Err(self.err("bad literal"));
                 }
-                Ok(false)
+                Ok(Step::Read)
             }
             None => Err(self.err("expected a value")),
         }
@@ -383,7 +468,9 @@ impl Scan<'_, '_> {
     fn emit(&mut self, field: u32, slot: Slot) {
         let f = &mut *self.flat;
         let arr_start = f.arrays.len() as u32;
-        f.arrays.extend_from_slice(&f.stack);
+        if !f.stack.is_empty() {
+            f.arrays.extend_from_slice(&f.stack);
+        }
         f.vals.push(Val {
             field,
             slot,
@@ -392,6 +479,18 @@ impl Scan<'_, '_> {
         });
     }
 }
+
+/// The bytes a number or literal may hold: `0-9 - + . e E a-z`.
+static SCALAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z');
+        c += 1;
+    }
+    t
+};
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;

@@ -18,13 +18,15 @@
 //! no event id, and a redelivery (automatic or from the UI) keeps the GUID, which is what the
 //! server's dedup needs.
 
-use bus::event::{Event, ExtensionValue};
+use std::borrow::Cow;
+
+use bus::event::{Data, Event, ExtensionValue};
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{
-    MapError, Outcome, Request, WebhookError, json_object, map_header, required_header,
-    type_segment, verify, verify_header,
+    MapError, Outcome, Request, WebhookError, map_header, required_header, type_segment, verify,
+    verify_header,
 };
 
 /// Verifies `X-Hub-Signature-256`, then maps.
@@ -49,33 +51,24 @@ fn map(req: &Request<'_>) -> Result<Outcome, MapError> {
         });
     }
     let id = required_header(req, "X-GitHub-Delivery")?;
-    let (payload, data) = json_object(req.body)?;
+    let head = Head::read(req.body)?;
+    let data =
+        Data::json_shared(req.body.clone()).map_err(|e| MapError::Payload(format!("{e}")))?;
     let mut ty = format!("com.github.{kind}");
-    if let Some(action) = payload
-        .get("action")
-        .and_then(Value::as_str)
-        .filter(|a| type_segment(a))
-    {
+    if let Some(action) = head.action.and_then(text).filter(|a| type_segment(a)) {
         ty.push('.');
-        ty.push_str(action);
+        ty.push_str(&action);
     }
-    let payload = Value::Object(payload);
-    let source = payload
-        .pointer("/repository/html_url")
-        .or_else(|| payload.pointer("/organization/html_url"))
-        .and_then(Value::as_str)
-        .unwrap_or("https://github.com");
-    let mut ev = Event::new(id, source, ty);
-    ev.subject = payload
-        .pointer("/pull_request/number")
-        .or_else(|| payload.pointer("/issue/number"))
-        .map(|n| n.to_string())
-        .or_else(|| {
-            payload
-                .get("ref")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
+    let source = head
+        .repository
+        .and_then(html_url)
+        .or_else(|| head.organization.and_then(html_url));
+    let mut ev = Event::new(id, source.as_deref().unwrap_or("https://github.com"), ty);
+    ev.subject = head
+        .pull_request
+        .and_then(number)
+        .or_else(|| head.issue.and_then(number))
+        .or_else(|| head.git_ref.and_then(text).map(Cow::into_owned));
     ev.datacontenttype = Some("application/json".into());
     ev.data = Some(data);
     if let Some(h) = map_header(req, "X-GitHub-Hook-ID")?.filter(|h| !h.is_empty()) {
@@ -83,6 +76,63 @@ fn map(req: &Request<'_>) -> Result<Outcome, MapError> {
             .insert("githubhookid".into(), ExtensionValue::String(h.to_owned()));
     }
     Ok(Outcome::Events(vec![ev]))
+}
+
+/// The members of a payload the mapping reads, each kept as raw JSON and read leniently
+/// afterwards (a member of an unexpected type is ignored, as if absent). Reading these few
+/// members, rather than the payload as a tree, keeps the 1 KiB-and-up body from being copied
+/// into a map of strings per delivery.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    action: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    repository: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    organization: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pull_request: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    issue: Option<&'a RawValue>,
+    #[serde(rename = "ref", borrow, default)]
+    git_ref: Option<&'a RawValue>,
+}
+
+impl<'a> Head<'a> {
+    fn read(body: &'a [u8]) -> Result<Head<'a>, MapError> {
+        // A struct also deserializes from an array: only an object is a payload.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(MapError::Payload("is not a JSON object".into()));
+        }
+        serde_json::from_slice(body).map_err(|e| MapError::Payload(format!("is not JSON ({e})")))
+    }
+}
+
+/// A JSON string's text.
+fn text<'a>(raw: &'a RawValue) -> Option<Cow<'a, str>> {
+    serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+}
+
+/// `html_url` of an object.
+fn html_url(raw: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Url<'a> {
+        #[serde(borrow, default)]
+        html_url: Option<&'a RawValue>,
+    }
+    let u: Url<'_> = serde_json::from_str(raw.get()).ok()?;
+    u.html_url.and_then(text).map(Cow::into_owned)
+}
+
+/// `number` of an object, as written.
+fn number(raw: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Num<'a> {
+        #[serde(borrow, default)]
+        number: Option<&'a RawValue>,
+    }
+    let n: Num<'_> = serde_json::from_str(raw.get()).ok()?;
+    n.number.map(|r| r.get().to_owned())
 }
 
 #[cfg(test)]

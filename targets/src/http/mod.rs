@@ -26,8 +26,11 @@ use request::Prepared;
 pub enum Outcome {
     /// The target confirmed it.
     Delivered {
-        /// The status.
-        status: u16,
+        /// The HTTP status, for targets that answer with one.
+        status: Option<u16>,
+        /// What the trace should say beyond the status (where a bus target appended, a reply,
+        /// a function's stderr).
+        detail: Option<String>,
     },
     /// Worth trying again.
     Retry {
@@ -112,25 +115,57 @@ pub async fn send(
     timeout: Duration,
     prepared: &Prepared,
 ) -> Outcome {
-    match tokio::time::timeout(timeout, exchange(client, connections, spec, prepared)).await {
-        Ok(outcome) => outcome,
-        Err(_) => Outcome::Retry {
-            status: None,
-            error: format!(
-                "no answer within the timeout ({})",
-                humantime::format_duration(timeout)
-            ),
-            retry_after: None,
-        },
+    let exchange = exchange(client, connections, spec, prepared, MAX_ANSWER);
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(answer)) => classify(&answer),
+        Ok(Err(outcome)) => outcome,
+        Err(_) => timed_out(timeout),
     }
 }
 
-async fn exchange(
+/// The outcome of an attempt that got no answer in time.
+pub fn timed_out(timeout: Duration) -> Outcome {
+    Outcome::Retry {
+        status: None,
+        error: format!(
+            "no answer within the timeout ({})",
+            humantime::format_duration(timeout)
+        ),
+        retry_after: None,
+    }
+}
+
+/// A target's answer, its body read up to a limit (for callers that need more than the
+/// outcome: function targets read their reply from it).
+#[derive(Debug)]
+pub struct Answer {
+    /// The response head.
+    pub parts: http::response::Parts,
+    /// The body, or why it could not be read whole.
+    pub body: Result<Bytes, BodyError>,
+}
+
+/// Why an answer's body was not read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BodyError {
+    /// Over the limit given to [`exchange`].
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The connection failed while reading it.
+    #[error("reading the answer failed: {0}")]
+    Read(String),
+}
+
+/// Sends the request (again once with a fresh token after a 401 through an OAuth connection)
+/// and reads the answer's body up to `limit` bytes; `Err` is the outcome of a request that got
+/// no answer. No timeout: the caller puts one around it.
+pub async fn exchange(
     client: &Client,
     connections: &Connections,
     spec: &HttpSpec,
     prepared: &Prepared,
-) -> Outcome {
+    limit: usize,
+) -> Result<Answer, Outcome> {
     let mut refreshed = false;
     loop {
         let mut req = http::Request::new(Full::new(prepared.body.clone()));
@@ -157,11 +192,11 @@ async fn exchange(
                     req.headers_mut().insert(n, v);
                 }
                 Err(e) => {
-                    return Outcome::Retry {
+                    return Err(Outcome::Retry {
                         status: None,
                         error: e.to_string(),
                         retry_after: None,
-                    };
+                    });
                 }
             }
             oauth = matches!(
@@ -172,23 +207,21 @@ async fn exchange(
         let resp = match client.request(req).await {
             Ok(r) => r,
             Err(e) => {
-                return Outcome::Retry {
+                return Err(Outcome::Retry {
                     status: None,
                     error: error_text(&e),
                     retry_after: None,
-                };
+                });
             }
         };
         let (parts, body) = resp.into_parts();
-        let status = parts.status;
-        let code = status.as_u16();
         // Read the answer (bounded) so the connection goes back to the pool.
-        let body = http_body_util::Limited::new(body, MAX_ANSWER)
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        if code == 401
+        let body = match http_body_util::Limited::new(body, limit).collect().await {
+            Ok(b) => Ok(b.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge(limit)),
+            Err(e) => Err(BodyError::Read(error_text(&*e))),
+        };
+        if parts.status == 401
             && oauth
             && !refreshed
             && let Some(name) = &spec.connection
@@ -199,31 +232,43 @@ async fn exchange(
             refreshed = true;
             continue;
         }
-        if status.is_success() {
-            return Outcome::Delivered { status: code };
+        return Ok(Answer { parts, body });
+    }
+}
+
+/// Classifies an answer by its status (see the module doc).
+pub fn classify(answer: &Answer) -> Outcome {
+    let status = answer.parts.status;
+    let code = status.as_u16();
+    if status.is_success() {
+        return Outcome::Delivered {
+            status: Some(code),
+            detail: None,
+        };
+    }
+    let retry_after = answer
+        .parts
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let body = answer.body.as_ref().map(|b| &b[..]).unwrap_or_default();
+    let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+    let error = if snippet.trim().is_empty() {
+        format!("status {code}")
+    } else {
+        format!("status {code}: {}", snippet.trim())
+    };
+    if code == 408 || code == 429 || status.is_server_error() {
+        Outcome::Retry {
+            status: Some(code),
+            error,
+            retry_after,
         }
-        let retry_after = parts
-            .headers
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let error = if snippet.trim().is_empty() {
-            format!("status {code}")
-        } else {
-            format!("status {code}: {}", snippet.trim())
-        };
-        return if code == 408 || code == 429 || status.is_server_error() {
-            Outcome::Retry {
-                status: Some(code),
-                error,
-                retry_after,
-            }
-        } else {
-            Outcome::Fatal {
-                status: Some(code),
-                error,
-            }
-        };
+    } else {
+        Outcome::Fatal {
+            status: Some(code),
+            error,
+        }
     }
 }

@@ -76,25 +76,7 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
                 body: Bytes::from(out.into_bytes()),
             });
         }
-        (m, None) => (m, event.clone()),
-        (m, Some(Shaped::Event(v))) => (m, Bytes::from(v.to_string())),
-        (m, Some(Shaped::Data(out))) => {
-            let mut v: Value = serde_json::from_slice(event)
-                .map_err(|e| format!("the stored event is not JSON: {e}"))?;
-            if let Value::Object(map) = &mut v {
-                map.remove("data_base64");
-                map.insert(
-                    "datacontenttype".into(),
-                    Value::String(out.content_type().into()),
-                );
-                let data = match out {
-                    Output::Text(t) => Value::String(t),
-                    other => other.into_value(),
-                };
-                map.insert("data".into(), data);
-            }
-            (m, Bytes::from(v.to_string()))
-        }
+        (m, shaped) => (m, as_cloudevent(shaped, event)?),
     };
     match mode {
         Mode::Structured | Mode::Body => Ok(Prepared {
@@ -124,6 +106,38 @@ pub fn prepare(spec: &HttpSpec, shaping: Shaping<'_>, event: &Bytes) -> Result<P
                 headers,
                 body: Bytes::from(msg.body),
             })
+        }
+    }
+}
+
+/// The CloudEvent (structured JSON) a target that carries whole events sends for `event`: the
+/// stored bytes untouched without a transform, a `cloudevent` transform's output, or the
+/// original event with the output as its `data`. Bus, queue, function and broker targets send
+/// this; HTTP targets send it in binary or structured mode.
+pub fn cloudevent(shaping: Shaping<'_>, event: &Bytes) -> Result<Bytes, String> {
+    as_cloudevent(shape(shaping, event)?, event)
+}
+
+fn as_cloudevent(shaped: Option<Shaped>, event: &Bytes) -> Result<Bytes, String> {
+    match shaped {
+        None => Ok(event.clone()),
+        Some(Shaped::Event(v)) => Ok(Bytes::from(v.to_string())),
+        Some(Shaped::Data(out)) => {
+            let mut v: Value = serde_json::from_slice(event)
+                .map_err(|e| format!("the stored event is not JSON: {e}"))?;
+            if let Value::Object(map) = &mut v {
+                map.remove("data_base64");
+                map.insert(
+                    "datacontenttype".into(),
+                    Value::String(out.content_type().into()),
+                );
+                let data = match out {
+                    Output::Text(t) => Value::String(t),
+                    other => other.into_value(),
+                };
+                map.insert("data".into(), data);
+            }
+            Ok(Bytes::from(v.to_string()))
         }
     }
 }

@@ -6,15 +6,25 @@
 //! shapes are small. Every member that is not known is refused (a misspelt `max_inflight` must
 //! not silently mean "default").
 //!
-//! One explicit registry of kinds ([`parse_target`]): `http` today; later kinds (function,
-//! queue, bus) add one arm there and one module here.
+//! One explicit registry of kinds ([`parse_target`]): each kind is one arm there and one module
+//! here.
 
+mod amqp;
+mod bus;
 mod delivery;
+mod function;
 mod http;
+mod nats;
 mod read;
+mod template;
 
+pub use amqp::{AmqpSpec, parse_uri as amqp_parse_uri};
+pub use bus::BusSpec;
 pub use delivery::{DeliverySpec, OrderingKey, RateLimit, RetryPolicy};
+pub use function::{CommandSpec, FunctionSpec, ReplySpec, Runtime};
 pub use http::{HttpSpec, Mode};
+pub use nats::{NatsSpec, check_subject as nats_check_subject, redact};
+pub use template::Template;
 
 use serde_json::Value;
 
@@ -60,7 +70,15 @@ pub struct TargetSpec {
 #[derive(Debug, Clone)]
 pub enum Kind {
     /// An HTTP endpoint.
-    Http(HttpSpec),
+    Http(Box<HttpSpec>),
+    /// Another bus of this server.
+    Bus(BusSpec),
+    /// A function: a URL or a local command, whose reply may go on to a bus.
+    Function(Box<FunctionSpec>),
+    /// A NATS subject (core or JetStream).
+    Nats(Box<NatsSpec>),
+    /// An AMQP 0-9-1 exchange (RabbitMQ).
+    Amqp(Box<AmqpSpec>),
 }
 
 impl Kind {
@@ -68,12 +86,16 @@ impl Kind {
     pub fn name(&self) -> &'static str {
         match self {
             Kind::Http(_) => "http",
+            Kind::Bus(_) => "bus",
+            Kind::Function(_) => "function",
+            Kind::Nats(_) => "nats",
+            Kind::Amqp(_) => "amqp",
         }
     }
 }
 
 /// The kinds [`parse_target`] knows, for error messages.
-pub const KINDS: &str = "http";
+pub const KINDS: &str = "http, function, bus, nats, amqp";
 
 /// Checks a target id.
 pub fn check_target_id(id: &str) -> Result<(), String> {
@@ -135,9 +157,13 @@ pub fn parse_target(value: &Value, at: &str) -> Result<TargetSpec, SpecError> {
             SpecError::new(format!("{at}/transform{}", e.pointer), e.reason.clone())
         })?),
     };
-    let delivery = delivery::parse(&mut obj)?;
+    let mut delivery = delivery::parse(&mut obj)?;
     let kind = match kind_name.as_str() {
-        "http" => Kind::Http(http::parse(&mut obj)?),
+        "http" => Kind::Http(Box::new(http::parse(&mut obj)?)),
+        "bus" => Kind::Bus(bus::parse(&mut obj)?),
+        "function" => Kind::Function(Box::new(function::parse(&mut obj, &mut delivery)?)),
+        "nats" => Kind::Nats(Box::new(nats::parse(&mut obj)?)),
+        "amqp" => Kind::Amqp(Box::new(amqp::parse(&mut obj)?)),
         other => {
             return Err(SpecError::new(
                 format!("{at}/kind"),

@@ -19,7 +19,9 @@ fn a_full_http_target_parses() {
     .unwrap();
     let t = &t[0];
     assert_eq!(t.id, "t1");
-    let Kind::Http(h) = &t.kind;
+    let Kind::Http(h) = &t.kind else {
+        panic!("an http target")
+    };
     assert_eq!(h.method, ::http::Method::PUT);
     assert_eq!(h.mode, Mode::Structured);
     assert_eq!(t.delivery.max_in_flight, 4);

@@ -32,6 +32,9 @@ pub struct Attempt {
     /// What went wrong, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What else happened (a bus target's append, a function's reply or stderr).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// A delivery waiting to be retried.
@@ -358,6 +361,7 @@ mod tests {
                 status: Some(503),
                 latency_ms: 1.0,
                 error: Some("status 503".into()),
+                detail: None,
             };
             l.append(&Rec::Retry(RetryRec {
                 id: 3,

@@ -53,6 +53,8 @@ const COMPACT_BYTES: u64 = 32 << 20;
 pub struct Ctx {
     /// The bus.
     pub bus: Arc<Bus>,
+    /// Every bus: where bus targets and replies append.
+    pub buses: Arc<bus::registry::Buses>,
     /// HTTP client (pooled).
     pub client: crate::http::Client,
     /// Credentials.
@@ -388,10 +390,10 @@ impl Worker {
                 },
                 Some(event) => attempt(&ctx, &running, &rule, &item, event).await,
             };
-            let (status, error) = match &outcome {
-                Outcome::Delivered { status } => (Some(*status), None),
+            let (status, error, detail) = match &outcome {
+                Outcome::Delivered { status, detail } => (*status, None, detail.clone()),
                 Outcome::Retry { status, error, .. } | Outcome::Fatal { status, error } => {
-                    (*status, Some(error.clone()))
+                    (*status, Some(error.clone()), None)
                 }
             };
             let attempt = Attempt {
@@ -399,6 +401,7 @@ impl Worker {
                 status,
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,
                 error,
+                detail,
             };
             Done {
                 item,
@@ -659,32 +662,157 @@ impl Worker {
 
 /// One attempt of one delivery.
 async fn attempt(ctx: &Ctx, running: &Running, rule: &str, item: &Item, event: &Bytes) -> Outcome {
+    let ingestion = rfc3339_ms(item.ingested_us / 1000);
+    let shaping = request::Shaping {
+        transform: running.spec.transform.as_ref(),
+        projection: running.filter.projection(),
+        rule,
+        ingestion_time: &ingestion,
+    };
     match &running.spec.kind {
-        Kind::Http(spec) => {
-            let ingestion = rfc3339_ms(item.ingested_us / 1000);
-            let shaping = request::Shaping {
-                transform: running.spec.transform.as_ref(),
-                projection: running.filter.projection(),
-                rule,
-                ingestion_time: &ingestion,
-            };
-            match request::prepare(spec, shaping, event) {
-                Ok(prepared) => {
-                    http::send(
-                        &ctx.client,
-                        &ctx.connections,
-                        spec,
-                        running.spec.delivery.timeout,
-                        &prepared,
-                    )
-                    .await
+        Kind::Function(f) => match &running.function {
+            Some(rt) => invoke(ctx, f, rt, shaping, event).await,
+            None => Outcome::Fatal {
+                status: None,
+                error: "the function's runtime is not built".into(),
+            },
+        },
+        Kind::Nats(_) | Kind::Amqp(_) => {
+            let ev = match request::cloudevent(shaping, event) {
+                Ok(ev) => ev,
+                Err(error) => {
+                    return Outcome::Fatal {
+                        status: None,
+                        error,
+                    };
                 }
-                Err(error) => Outcome::Fatal {
+            };
+            let timeout = running.spec.delivery.timeout;
+            match &running.publisher {
+                Some(crate::target::Publisher::Nats(p)) => p.publish(&ev, timeout).await,
+                Some(crate::target::Publisher::Amqp(p)) => p.publish(&ev, timeout).await,
+                None => Outcome::Fatal {
                     status: None,
-                    error,
+                    error: "the target's publisher is not built".into(),
                 },
             }
         }
+        Kind::Bus(spec) => match request::cloudevent(shaping, event) {
+            Ok(ev) => crate::local::append(&ctx.buses, &spec.bus, &ev, spec.max_hops).await,
+            Err(error) => Outcome::Fatal {
+                status: None,
+                error,
+            },
+        },
+        Kind::Http(spec) => match request::prepare(spec, shaping, event) {
+            Ok(prepared) => {
+                http::send(
+                    &ctx.client,
+                    &ctx.connections,
+                    spec,
+                    running.spec.delivery.timeout,
+                    &prepared,
+                )
+                .await
+            }
+            Err(error) => Outcome::Fatal {
+                status: None,
+                error,
+            },
+        },
+    }
+}
+
+/// One invocation of a function; a reply goes on to the reply bus, one hop further than the
+/// event that caused it, before the delivery counts as done (a failed append retries the
+/// invocation: at least once, with the same reply id).
+async fn invoke(
+    ctx: &Ctx,
+    f: &crate::spec::FunctionSpec,
+    rt: &crate::function::FunctionRuntime,
+    shaping: request::Shaping<'_>,
+    event: &Bytes,
+) -> Outcome {
+    use crate::hops;
+    let hops_so_far = hops::count_bytes(event);
+    if f.reply.is_some()
+        && let Err(error) = hops::check(hops_so_far, hops::DEFAULT_MAX)
+    {
+        // Stopped before invoking: its reply could not go on anyway.
+        return Outcome::Fatal {
+            status: None,
+            error,
+        };
+    }
+    let inv = rt
+        .invoke(&ctx.client, &ctx.connections, shaping, event)
+        .await;
+    let stderr = inv.stderr.map(|e| format!("stderr: {e}"));
+    let (status, mut detail) = match inv.outcome {
+        Outcome::Delivered { status, detail } => (status, detail),
+        Outcome::Retry {
+            status,
+            error,
+            retry_after,
+        } => {
+            return Outcome::Retry {
+                status,
+                error,
+                retry_after,
+            };
+        }
+        Outcome::Fatal { status, error } => return Outcome::Fatal { status, error },
+    };
+    let join = |a: Option<String>, b: Option<String>| match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    if let Some(code) = inv.exit_code {
+        detail = join(detail, Some(format!("exit {code}")));
+    }
+    match (inv.reply, &f.reply) {
+        (Some(mut reply), Some(to)) => {
+            reply.extensions.insert(
+                hops::EXTENSION.into(),
+                bus::event::ExtensionValue::Integer(
+                    i64::try_from(hops_so_far + 1).unwrap_or(i64::MAX),
+                ),
+            );
+            match crate::local::append_event(&ctx.buses, &to.bus, &reply).await {
+                Outcome::Delivered { detail: d, .. } => Outcome::Delivered {
+                    status,
+                    detail: join(
+                        join(detail, d.map(|d| format!("reply {:?} {d}", reply.id))),
+                        stderr,
+                    ),
+                },
+                Outcome::Retry {
+                    error, retry_after, ..
+                } => Outcome::Retry {
+                    status,
+                    error: format!("the reply could not be stored: {error}"),
+                    retry_after,
+                },
+                Outcome::Fatal { error, .. } => Outcome::Fatal {
+                    status,
+                    error: format!("the reply could not be stored: {error}"),
+                },
+            }
+        }
+        (Some(reply), None) => Outcome::Delivered {
+            status,
+            detail: join(
+                join(
+                    detail,
+                    Some(format!("reply {:?} dropped (no reply bus)", reply.id)),
+                ),
+                stderr,
+            ),
+        },
+        (None, _) => Outcome::Delivered {
+            status,
+            detail: join(detail, stderr),
+        },
     }
 }
 
