@@ -148,6 +148,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("settling pending schedule firings")?;
     }
+    // Internal queues: <data>/queues/<name>/{log/, journal}. Their segments are smaller than a
+    // bus's (a queue's log is released as it is acknowledged, and every queue preallocates one);
+    // direct sends are limited to half a segment (api::queues::send).
+    let queues = {
+        let cfg = queues::QueuesConfig {
+            segment_bytes: settings
+                .segment_bytes
+                .min(8 << 20)
+                .max(settings.max_event_bytes as u64 * 2 + (64 << 10)),
+            fsync: settings.fsync,
+            ..queues::QueuesConfig::default()
+        };
+        let (dir, meta) = (settings.data_dir.join("queues"), buses.meta().clone());
+        Arc::new(
+            tokio::task::spawn_blocking(move || queues::Queues::open(&dir, meta, cfg))
+                .await
+                .context("opening queues")?
+                .context("opening the internal queues")?,
+        )
+    };
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState::new(api::Shared {
         buses: buses.clone(),
@@ -156,6 +176,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tokens: tokens.clone(),
         sources: sources.clone(),
         schedules: schedules.clone(),
+        queues: queues.clone(),
         clock: clock.clone(),
         limits,
         metrics: Some(metrics.clone()),
@@ -187,6 +208,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         buses.clone(),
         clock.clone(),
     ));
+    let queue_upkeep = queues.spawn_upkeep(settings.retention_check.min(Duration::from_secs(10)));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, data_dir = %settings.data_dir.display(), fsync = %settings.fsync, "railyard serving");
     // Machine-readable for scripts and tests (the port may have been chosen by the OS).
@@ -211,6 +233,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     background.abort();
     runner.abort();
     engine.shutdown().await;
+    queue_upkeep.abort();
+    {
+        let q = queues.clone();
+        tokio::task::spawn_blocking(move || q.close())
+            .await
+            .context("closing queues")?
+            .context("flushing queues at shutdown")?;
+    }
     let s = sources.clone();
     let _ = tokio::task::spawn_blocking(move || s.seen().sync()).await;
     tokio::task::spawn_blocking(move || buses.close())

@@ -13,6 +13,7 @@ pub mod json;
 pub mod listing;
 pub mod openapi;
 pub mod problem;
+pub mod queues;
 pub mod rules;
 pub mod schedules;
 pub mod sources;
@@ -51,6 +52,8 @@ pub struct Shared {
     pub sources: Arc<crate::webhooks::Sources>,
     /// Schedules and their firing state.
     pub schedules: Arc<crate::schedules::Schedules>,
+    /// Internal durable queues.
+    pub queues: Arc<::queues::Queues>,
     /// Now (the system clock, or a manual one in tests).
     pub clock: Arc<crate::clock::Clock>,
     pub limits: Limits,
@@ -141,6 +144,24 @@ pub fn router(state: AppState) -> Router {
             get(schedules::get)
                 .put(schedules::put)
                 .delete(schedules::delete),
+        )
+        .route("/v1/queues", get(queues::list))
+        .route(
+            "/v1/queues/{name}",
+            get(queues::get).put(queues::put).delete(queues::delete),
+        )
+        .route("/v1/queues/{name}/messages", post(queues::send))
+        .route("/v1/queues/{name}/messages:receive", post(queues::receive))
+        .route("/v1/queues/{name}/messages:ack", post(queues::ack))
+        .route("/v1/queues/{name}/messages:nack", post(queues::nack))
+        .route("/v1/queues/{name}/messages:extend", post(queues::extend))
+        .route(
+            "/v1/queues/{name}/dead-letters",
+            get(queues::dead_letters).delete(queues::purge),
+        )
+        .route(
+            "/v1/queues/{name}/dead-letters:redrive",
+            post(queues::redrive),
         )
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{name}", axum::routing::delete(tokens::delete))

@@ -41,7 +41,7 @@ pub struct FieldError {
 #[openapi(
     info(
         title = "Railyard",
-        description = "A CloudEvents event bus: buses, rules, delivery."
+        description = "A CloudEvents event bus: buses, rules, delivery, queues."
     ),
     paths(
         super::health::healthz,
@@ -78,6 +78,18 @@ pub struct FieldError {
         super::schedules::get,
         super::schedules::put,
         super::schedules::delete,
+        super::queues::list,
+        super::queues::get,
+        super::queues::put,
+        super::queues::delete,
+        super::queues::send,
+        super::queues::receive,
+        super::queues::ack,
+        super::queues::nack,
+        super::queues::extend,
+        super::queues::dead_letters,
+        super::queues::redrive,
+        super::queues::purge,
         super::tokens::list,
         super::tokens::create,
         super::tokens::delete,

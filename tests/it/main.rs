@@ -12,6 +12,7 @@ mod filters;
 mod harness;
 mod openapi;
 mod python_sdk;
+mod queues;
 mod receiver;
 mod rules;
 mod schedules;

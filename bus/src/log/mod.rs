@@ -459,6 +459,12 @@ impl Log {
     pub fn enforce_retention(&self, policy: &Retention) -> Result<RetentionReport, LogError> {
         retention::enforce(&self.shared, policy)
     }
+
+    /// Deletes the oldest sealed segments whose records are all below `before` (their reader is
+    /// done with them); returns the oldest sequence still retained.
+    pub fn release_before(&self, before: u64) -> Result<u64, LogError> {
+        retention::release(&self.shared, before)
+    }
 }
 
 impl Drop for Log {

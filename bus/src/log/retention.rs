@@ -64,7 +64,36 @@ pub(crate) fn enforce(shared: &Shared, policy: &Retention) -> Result<RetentionRe
         }
         report.first_sequence = segs.first().map_or(0, |s| s.base);
     }
-    for seg in &removed {
+    remove_files(shared, &removed)?;
+    Ok(report)
+}
+
+/// Deletes the oldest sealed segments whose every record is below `before` (a consumer that is
+/// done with them says so: the internal queues release what has been acknowledged). Returns the
+/// oldest sequence still retained.
+pub(crate) fn release(shared: &Shared, before: u64) -> Result<u64, LogError> {
+    let mut removed = Vec::new();
+    let first = {
+        let mut segs = shared.segments_mut();
+        while segs.len() > 1 {
+            let oldest = &segs[0];
+            let end = oldest.base + oldest.count.load(Ordering::Acquire);
+            if !oldest.sealed.load(Ordering::Acquire) || end > before {
+                break;
+            }
+            removed.push(segs.remove(0));
+        }
+        segs.first().map_or(0, |s| s.base)
+    };
+    remove_files(shared, &removed)?;
+    Ok(first)
+}
+
+fn remove_files(
+    shared: &Shared,
+    removed: &[std::sync::Arc<super::Segment>],
+) -> Result<(), LogError> {
+    for seg in removed {
         for path in [&seg.log_path, &seg.index_path] {
             match std::fs::remove_file(path) {
                 Ok(()) => {}
@@ -80,5 +109,5 @@ pub(crate) fn enforce(shared: &Shared, policy: &Retention) -> Result<RetentionRe
             .sync_dir(&shared.dir)
             .map_err(|e| LogError::io("sync directory", &shared.dir, e))?;
     }
-    Ok(report)
+    Ok(())
 }

@@ -13,6 +13,7 @@ mod e2e;
 mod ingest;
 mod machine;
 mod payload;
+mod queue;
 mod report;
 mod sink;
 
@@ -29,6 +30,8 @@ pub enum BenchCommand {
     Sink(SinkArgs),
     /// End to end through a running server: 202 → delivered latency, delivery throughput
     E2e(e2e::E2eArgs),
+    /// Internal queue end to end: send → receive → ack, messages acknowledged per second
+    Queue(queue::QueueArgs),
 }
 
 /// Runs one `railyard bench` subcommand to completion.
@@ -37,6 +40,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Sink(args) => sink::run(args).await,
         BenchCommand::E2e(args) => e2e::run(args).await,
+        BenchCommand::Queue(args) => queue::run(args).await,
     }
 }
 
