@@ -94,6 +94,27 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("loading rules")?
         .context("loading the stored rules")?;
+    // Internal queues: <data>/queues/<name>/{log/, journal}. Their segments are smaller than a
+    // bus's (a queue's log is released as it is acknowledged, and every queue preallocates one);
+    // direct sends are limited to half a segment (api::queues::send). Open before delivery starts:
+    // queue targets send to them.
+    let queues = {
+        let cfg = queues::QueuesConfig {
+            segment_bytes: settings
+                .segment_bytes
+                .min(8 << 20)
+                .max(settings.max_event_bytes as u64 * 2 + (64 << 10)),
+            fsync: settings.fsync,
+            ..queues::QueuesConfig::default()
+        };
+        let (dir, meta) = (settings.data_dir.join("queues"), buses.meta().clone());
+        Arc::new(
+            tokio::task::spawn_blocking(move || queues::Queues::open(&dir, meta, cfg))
+                .await
+                .context("opening queues")?
+                .context("opening the internal queues")?,
+        )
+    };
     let client = targets::http::client().context("building the HTTP client for targets")?;
     let connections = Arc::new(targets::Connections::new(
         buses.meta().clone(),
@@ -101,6 +122,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     ));
     let engine = targets::Engine::start(
         &buses,
+        queues.clone(),
         connections,
         client,
         settings.delivery.clone(),
@@ -148,26 +170,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("settling pending schedule firings")?;
     }
-    // Internal queues: <data>/queues/<name>/{log/, journal}. Their segments are smaller than a
-    // bus's (a queue's log is released as it is acknowledged, and every queue preallocates one);
-    // direct sends are limited to half a segment (api::queues::send).
-    let queues = {
-        let cfg = queues::QueuesConfig {
-            segment_bytes: settings
-                .segment_bytes
-                .min(8 << 20)
-                .max(settings.max_event_bytes as u64 * 2 + (64 << 10)),
-            fsync: settings.fsync,
-            ..queues::QueuesConfig::default()
-        };
-        let (dir, meta) = (settings.data_dir.join("queues"), buses.meta().clone());
-        Arc::new(
-            tokio::task::spawn_blocking(move || queues::Queues::open(&dir, meta, cfg))
-                .await
-                .context("opening queues")?
-                .context("opening the internal queues")?,
-        )
-    };
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState::new(api::Shared {
         buses: buses.clone(),

@@ -111,6 +111,20 @@ fn check_references(st: &AppState, targets: &[TargetSpec]) -> Result<(), ApiErro
                 .reply
                 .as_ref()
                 .map(|r| (format!("/targets/{i}/reply/bus"), &r.bus)),
+            Kind::Queue(q) => {
+                if st.queues.queue(&q.queue).is_none() {
+                    let pointer = format!("/targets/{i}/queue");
+                    return Err(ApiError::bad_request(
+                        "invalid-target",
+                        format!(
+                            "{pointer}: queue {:?} does not exist; create it with PUT /v1/queues/{}",
+                            q.queue, q.queue
+                        ),
+                    )
+                    .with_error(pointer, format!("queue {:?} does not exist", q.queue)));
+                }
+                None
+            }
             Kind::Http(_) | Kind::Nats(_) | Kind::Amqp(_) => None,
         };
         if let Some((pointer, bus)) = named_bus

@@ -118,6 +118,8 @@ struct Inner {
     buses: RwLock<HashMap<String, Arc<BusEngine>>>,
     /// Every bus of the server: where bus targets and replies append.
     registry: Arc<Buses>,
+    /// The internal queues: where queue targets send.
+    queues: Arc<queues::Queues>,
     client: crate::http::Client,
     connections: Arc<Connections>,
     cfg: EngineConfig,
@@ -141,6 +143,7 @@ impl Engine {
     /// Starts delivery for every bus, with the given enabled rules (`bus → [(rule, def)]`).
     pub async fn start(
         buses: &Arc<Buses>,
+        queues: Arc<queues::Queues>,
         connections: Arc<Connections>,
         client: crate::http::Client,
         cfg: EngineConfig,
@@ -150,6 +153,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 buses: RwLock::new(HashMap::new()),
                 registry: buses.clone(),
+                queues,
                 client,
                 connections,
                 cfg,
@@ -208,6 +212,7 @@ impl Engine {
             ctx: Arc::new(Ctx {
                 bus: bus.clone(),
                 buses: self.inner.registry.clone(),
+                queues: self.inner.queues.clone(),
                 client: self.inner.client.clone(),
                 connections: self.inner.connections.clone(),
                 traces: Arc::new(Traces::new(self.inner.cfg.trace_events)),
@@ -483,6 +488,27 @@ mod tests {
             .into_bytes()
     }
 
+    /// An engine over `buses` with no buses started, its queues under `dir`.
+    fn test_engine(dir: &std::path::Path, buses: &Arc<Buses>) -> Engine {
+        let meta = buses.meta().clone();
+        let queues = queues::Queues::open(
+            &dir.join("queues"),
+            meta.clone(),
+            queues::QueuesConfig::default(),
+        )
+        .unwrap();
+        Engine {
+            inner: Arc::new(Inner {
+                buses: RwLock::new(HashMap::new()),
+                registry: buses.clone(),
+                queues: Arc::new(queues),
+                client: crate::http::client().unwrap(),
+                connections: Arc::new(Connections::new(meta, crate::http::token_client().unwrap())),
+                cfg: EngineConfig::default(),
+            }),
+        }
+    }
+
     /// The dispatcher starts only after every change and event exists, so it is as far behind
     /// as it can be: each event must still be matched by the rules in force when it was
     /// appended.
@@ -491,16 +517,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dd = DataDir::open(tmp.path()).unwrap();
         let buses = Arc::new(Buses::open(dd, LogConfig::default()).unwrap());
-        let meta = buses.meta().clone();
-        let engine = Engine {
-            inner: Arc::new(Inner {
-                buses: RwLock::new(HashMap::new()),
-                registry: buses.clone(),
-                client: crate::http::client().unwrap(),
-                connections: Arc::new(Connections::new(meta, crate::http::token_client().unwrap())),
-                cfg: EngineConfig::default(),
-            }),
-        };
+        let engine = test_engine(tmp.path(), &buses);
         let bus = buses.get("default").unwrap();
         let dir = tmp.path().join("delivery");
         let (be, d, rx) = engine
@@ -542,18 +559,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dd = DataDir::open(tmp.path()).unwrap();
         let buses = Arc::new(Buses::open(dd, LogConfig::default()).unwrap());
-        let engine = Engine {
-            inner: Arc::new(Inner {
-                buses: RwLock::new(HashMap::new()),
-                registry: buses.clone(),
-                client: crate::http::client().unwrap(),
-                connections: Arc::new(Connections::new(
-                    buses.meta().clone(),
-                    crate::http::token_client().unwrap(),
-                )),
-                cfg: EngineConfig::default(),
-            }),
-        };
+        let engine = test_engine(tmp.path(), &buses);
         let bus = buses.get("default").unwrap();
         let (be, d, rx) = engine
             .prepare_bus(bus.clone(), tmp.path().join("delivery"), Vec::new())

@@ -9,11 +9,15 @@
 //!
 //! A function's reply is appended with [`append_event`], its hop count one more than the
 //! invoking event's (see `worker`).
+//!
+//! A `queue` target sends the event to an internal durable queue ([`send_to_queue`]); the send is
+//! durable before the delivery counts as done.
 
 use bus::event::Event;
-use bus::log::Batch;
+use bus::log::{Batch, LogError};
 use bus::registry::Buses;
 use bytes::Bytes;
+use queues::{QueueError, Queues};
 
 use crate::hops;
 use crate::http::Outcome;
@@ -51,6 +55,42 @@ pub async fn append_event(buses: &Buses, bus: &str, ev: &Event) -> Outcome {
         Err(e) => Outcome::Retry {
             status: None,
             error: format!("appending to bus {bus:?}: {e}"),
+            retry_after: None,
+        },
+    }
+}
+
+/// Sends `event` (structured JSON, already shaped by the target) to the internal queue `name`:
+/// `Delivered` once durable; `Retry` when the queue cannot take it now (a full disk, a queue
+/// closing or failed); `Fatal` when the queue does not exist or the event can never fit.
+pub async fn send_to_queue(queues: &Queues, name: &str, event: &Bytes) -> Outcome {
+    let ev = match Event::from_structured_json(event) {
+        Ok(ev) => ev,
+        Err(e) => {
+            return fatal(format!(
+                "the message to send is not a valid CloudEvent: {e}"
+            ));
+        }
+    };
+    let Some(queue) = queues.queue(name) else {
+        return fatal(format!("queue {name:?} does not exist"));
+    };
+    let mut batch = Batch::with_capacity(1, ev.size_hint());
+    batch.push_with(|out| ev.write_structured_json(out));
+    match queue.send_batch(batch).await {
+        Ok(seqs) => Outcome::Delivered {
+            status: None,
+            detail: Some(format!(
+                "sent to queue {name:?} as message {}",
+                seqs.first().copied().unwrap_or_default()
+            )),
+        },
+        Err(e @ (QueueError::NotFound(_) | QueueError::Log(LogError::TooLarge { .. }))) => {
+            fatal(format!("sending to queue {name:?}: {e}"))
+        }
+        Err(e) => Outcome::Retry {
+            status: None,
+            error: format!("sending to queue {name:?}: {e}"),
             retry_after: None,
         },
     }

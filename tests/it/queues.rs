@@ -384,3 +384,147 @@ async fn kill9_loses_no_ack_and_redelivers_every_unacked_message() {
             .is_empty()
     );
 }
+
+/// The `queue` target kind: a rule sends matching events (transformed per the target) to a
+/// queue, where a consumer receives and acknowledges them; a rule naming a missing queue is
+/// refused, and a queue a rule sends to cannot be deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_send_matching_events_to_a_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), &[]);
+    let (c, base) = (client(), srv.url.clone());
+    let r = c
+        .put(format!("{base}/v1/buses/default/rules/to-orders"))
+        .json(&json!({"filter": {"pattern": {"type": ["com.acme.order"]}},
+            "targets": [{"id": "q", "kind": "queue", "queue": "orders"}]}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 400, "unknown queue").await;
+    assert_eq!(p["errors"][0]["pointer"], "/targets/0/queue");
+
+    c.put(format!("{base}/v1/queues/orders"))
+        .json(&json!({"visibility_timeout": "30s"}))
+        .send()
+        .await
+        .unwrap();
+    // Every order as it is to one queue; a second rule sends the big ones, reshaped, to another.
+    let r = c
+        .put(format!("{base}/v1/buses/default/rules/to-orders"))
+        .json(&json!({"filter": {"pattern": {"type": ["com.acme.order"]}},
+            "targets": [{"id": "q", "kind": "queue", "queue": "orders"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    c.put(format!("{base}/v1/queues/big"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let r = c
+        .put(format!("{base}/v1/buses/default/rules/big"))
+        .json(&json!({"filter": {"pattern": {"type": ["com.acme.order"], "data": {"total": [{"numeric": [">", 100]}]}}},
+            "targets": [{"id": "q", "kind": "queue", "queue": "big",
+                "transform": {"kind": "cloudevent", "set": {"type": "com.acme.big-order"},
+                    "data": {"kind": "jsonpath", "path": "$.data.total"}}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let mut events = Vec::new();
+    for i in 0..50 {
+        let mut e = event(&format!("o-{i}"), json!({"total": i * 5}));
+        e["type"] = json!("com.acme.order");
+        events.push(e);
+    }
+    let mut other = event("noise", json!({"total": 1000}));
+    other["type"] = json!("com.acme.refund");
+    events.push(other);
+    let r = c
+        .post(format!("{base}/v1/buses/default/events"))
+        .header("content-type", "application/cloudevents-batch+json")
+        .body(Value::Array(events).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    // Every order arrives once, as the CloudEvent it was; acknowledged, it is gone.
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < 50 && Instant::now() < deadline {
+        let got = receive(&c, &base, "orders", json!({"max": 10, "wait": "1s"})).await;
+        for m in &got {
+            assert_eq!(m["event"]["type"], "com.acme.order", "{m}");
+            assert_eq!(m["event"]["source"], "/it", "{m}");
+            let id = m["event"]["id"].as_str().unwrap().to_owned();
+            assert!(seen.insert(id.clone()), "{id} received twice");
+        }
+        if !got.is_empty() {
+            let acked = post(
+                &c,
+                &format!("{base}/v1/queues/orders/messages:ack"),
+                json!({"receipts": receipts(&got)}),
+            )
+            .await;
+            assert_eq!(acked["failed"], 0, "{acked}");
+        }
+    }
+    assert_eq!(seen.len(), 50, "orders received: {seen:?}");
+    assert!(!seen.contains("noise"));
+    // The big orders (total > 100: 29 of them), transformed by their target.
+    let mut totals = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while totals.len() < 29 && Instant::now() < deadline {
+        let got = receive(&c, &base, "big", json!({"max": 10, "wait": "1s"})).await;
+        for m in &got {
+            assert_eq!(m["event"]["type"], "com.acme.big-order", "{m}");
+            totals.push(m["event"]["data"].as_i64().unwrap());
+        }
+        if !got.is_empty() {
+            post(
+                &c,
+                &format!("{base}/v1/queues/big/messages:ack"),
+                json!({"receipts": receipts(&got)}),
+            )
+            .await;
+        }
+    }
+    totals.sort_unstable();
+    assert_eq!(totals, (21..50).map(|i| i * 5).collect::<Vec<i64>>());
+    let g: Value = c
+        .get(format!("{base}/v1/queues/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        g["stats"],
+        json!({"visible": 0, "in_flight": 0, "delayed": 0, "dead": 0})
+    );
+
+    // A queue a rule sends to cannot be deleted; once the rule is gone it can.
+    let r = c
+        .delete(format!("{base}/v1/queues/orders"))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 409, "queue in use").await;
+    assert_eq!(p["rules"], json!(["default/to-orders"]));
+    let r = c
+        .delete(format!("{base}/v1/buses/default/rules/to-orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = c
+        .delete(format!("{base}/v1/queues/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}

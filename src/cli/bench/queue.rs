@@ -2,6 +2,10 @@
 //! batches (`POST /v1/queues/{q}/messages`), consumers long-poll `messages:receive` and ack
 //! every message they get (`messages:ack`), and the figure is messages acknowledged per second.
 //!
+//! With `--via-bus <bus>` the producers ingest into that bus instead, and a rule there sends
+//! every event to the queue with a `queue` target: the whole path of an event (ingest, rule
+//! match, delivery into the queue, receive, ack).
+//!
 //! Producers stop sending while more than `--max-backlog` messages are sent but not yet
 //! acknowledged, so the run measures the steady state (ingest, receive and ack together on the
 //! same machine) instead of a backlog growing without bound. The queue is created if missing
@@ -28,6 +32,11 @@ pub struct QueueArgs {
     /// Queue to use (created if missing); default: bench-<random>
     #[arg(long)]
     pub queue: Option<String>,
+
+    /// Ingest into this bus (created if missing), with a rule whose queue target fills the
+    /// queue, instead of sending to the queue directly
+    #[arg(long, value_name = "BUS")]
+    pub via_bus: Option<String>,
 
     /// Consumers, each one connection doing receive + ack in a loop
     #[arg(long, value_name = "N", default_value_t = 8)]
@@ -125,16 +134,19 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
             );
         }
     }
+    let rule_url = match &args.via_bus {
+        Some(bus) => Some(route_through_bus(&c, &base, bus, &name).await?),
+        None => None,
+    };
+    let send_url = match &args.via_bus {
+        Some(bus) => format!("{base}/v1/buses/{bus}/events"),
+        None => format!("{qurl}/messages"),
+    };
     let n = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for p in 0..args.producers {
-        let (c, n, stop, url) = (
-            c.clone(),
-            n.clone(),
-            stop.clone(),
-            format!("{qurl}/messages"),
-        );
+        let (c, n, stop, url) = (c.clone(), n.clone(), stop.clone(), send_url.clone());
         let body = bytes::Bytes::from(batch_body(p, args.batch, args.event_size));
         let (batch, max_backlog) = (u64::from(args.batch), args.max_backlog);
         tasks.push(tokio::spawn(async move {
@@ -234,6 +246,11 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
     for t in tasks {
         let _ = t.await;
     }
+    if let Some(url) = &rule_url
+        && let Err(e) = c.delete(url).send().await
+    {
+        eprintln!("deleting the bench rule {url}: {e}");
+    }
     let (sent, acked) = ((s1 - s0) as f64 / secs, (a1 - a0) as f64 / secs);
     let errors = n.errors.load(Ordering::Relaxed);
     let stats: Value = match c.get(&qurl).send().await {
@@ -244,7 +261,7 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            json!({"queue": name, "consumers": args.consumers, "producers": args.producers,
+            json!({"queue": name, "via_bus": args.via_bus, "consumers": args.consumers, "producers": args.producers,
                    "batch": args.batch, "receive_max": args.receive_max, "event_size": args.event_size,
                    "seconds": secs, "sent_per_sec": sent, "acked_per_sec": acked, "errors": errors,
                    "machine": machine.summary(), "stats_after": stats["stats"]})
@@ -254,10 +271,49 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
             "railyard bench queue: queue {name}, {} producers (batches of {}), {} consumers (receive max {}), {} B events, {:.1} s measured",
             args.producers, args.batch, args.consumers, args.receive_max, args.event_size, secs
         );
+        if let Some(bus) = &args.via_bus {
+            println!("path: ingest into bus {bus} → rule → queue target → receive → ack");
+        }
         println!("machine: {}", machine.summary());
         println!("end to end (acknowledged): {acked:.0} messages/s");
         println!("produced: {sent:.0} messages/s");
         println!("errors: {errors}; queue after the run: {}", stats["stats"]);
     }
     Ok(())
+}
+
+/// Creates `bus` if missing and a rule there sending every bench event to `queue`; returns the
+/// rule's URL (deleted after the run).
+async fn route_through_bus(
+    c: &reqwest::Client,
+    base: &str,
+    bus: &str,
+    queue: &str,
+) -> anyhow::Result<String> {
+    let bus_url = format!("{base}/v1/buses/{bus}");
+    if c.get(&bus_url).send().await?.status() == 404 {
+        let r = c.put(&bus_url).json(&json!({})).send().await?;
+        if !r.status().is_success() {
+            bail!(
+                "PUT {bus_url}: {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
+        }
+    }
+    let rule_url = format!("{bus_url}/rules/bench-to-{queue}");
+    let r = c
+        .put(&rule_url)
+        .json(&json!({"filter": {"pattern": {"type": ["dev.railyard.bench.queue"]}},
+                      "targets": [{"id": "queue", "kind": "queue", "queue": queue}]}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!(
+            "PUT {rule_url}: {}: {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(rule_url)
 }

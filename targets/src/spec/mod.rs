@@ -15,6 +15,7 @@ mod delivery;
 mod function;
 mod http;
 mod nats;
+mod queue;
 mod read;
 mod template;
 
@@ -24,6 +25,7 @@ pub use delivery::{DeliverySpec, OrderingKey, RateLimit, RetryPolicy};
 pub use function::{CommandSpec, FunctionSpec, ReplySpec, Runtime};
 pub use http::{HttpSpec, Mode};
 pub use nats::{NatsSpec, check_subject as nats_check_subject, redact};
+pub use queue::QueueSpec;
 pub use template::Template;
 
 use serde_json::Value;
@@ -73,6 +75,8 @@ pub enum Kind {
     Http(Box<HttpSpec>),
     /// Another bus of this server.
     Bus(BusSpec),
+    /// An internal durable queue of this server.
+    Queue(QueueSpec),
     /// A function: a URL or a local command, whose reply may go on to a bus.
     Function(Box<FunctionSpec>),
     /// A NATS subject (core or JetStream).
@@ -87,6 +91,7 @@ impl Kind {
         match self {
             Kind::Http(_) => "http",
             Kind::Bus(_) => "bus",
+            Kind::Queue(_) => "queue",
             Kind::Function(_) => "function",
             Kind::Nats(_) => "nats",
             Kind::Amqp(_) => "amqp",
@@ -95,7 +100,7 @@ impl Kind {
 }
 
 /// The kinds [`parse_target`] knows, for error messages.
-pub const KINDS: &str = "http, function, bus, nats, amqp";
+pub const KINDS: &str = "http, function, bus, queue, nats, amqp";
 
 /// Checks a target id.
 pub fn check_target_id(id: &str) -> Result<(), String> {
@@ -161,6 +166,7 @@ pub fn parse_target(value: &Value, at: &str) -> Result<TargetSpec, SpecError> {
     let kind = match kind_name.as_str() {
         "http" => Kind::Http(Box::new(http::parse(&mut obj)?)),
         "bus" => Kind::Bus(bus::parse(&mut obj)?),
+        "queue" => Kind::Queue(queue::parse(&mut obj)?),
         "function" => Kind::Function(Box::new(function::parse(&mut obj, &mut delivery)?)),
         "nats" => Kind::Nats(Box::new(nats::parse(&mut obj)?)),
         "amqp" => Kind::Amqp(Box::new(amqp::parse(&mut obj)?)),

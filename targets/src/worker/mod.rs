@@ -55,6 +55,8 @@ pub struct Ctx {
     pub bus: Arc<Bus>,
     /// Every bus: where bus targets and replies append.
     pub buses: Arc<bus::registry::Buses>,
+    /// The internal queues: where queue targets send.
+    pub queues: Arc<queues::Queues>,
     /// HTTP client (pooled).
     pub client: crate::http::Client,
     /// Credentials.
@@ -697,6 +699,13 @@ async fn attempt(ctx: &Ctx, running: &Running, rule: &str, item: &Item, event: &
                 },
             }
         }
+        Kind::Queue(spec) => match request::cloudevent(shaping, event) {
+            Ok(ev) => crate::local::send_to_queue(&ctx.queues, &spec.queue, &ev).await,
+            Err(error) => Outcome::Fatal {
+                status: None,
+                error,
+            },
+        },
         Kind::Bus(spec) => match request::cloudevent(shaping, event) {
             Ok(ev) => crate::local::append(&ctx.buses, &spec.bus, &ev, spec.max_hops).await,
             Err(error) => Outcome::Fatal {
