@@ -63,20 +63,29 @@ pub async fn append_event(buses: &Buses, bus: &str, ev: &Event) -> Outcome {
 /// Sends `event` (structured JSON, already shaped by the target) to the internal queue `name`:
 /// `Delivered` once durable; `Retry` when the queue cannot take it now (a full disk, a queue
 /// closing or failed); `Fatal` when the queue does not exist or the event can never fit.
-pub async fn send_to_queue(queues: &Queues, name: &str, event: &Bytes) -> Outcome {
-    let ev = match Event::from_structured_json(event) {
-        Ok(ev) => ev,
-        Err(e) => {
-            return fatal(format!(
-                "the message to send is not a valid CloudEvent: {e}"
-            ));
-        }
-    };
+/// `stored` says the bytes are the stored event, validated at ingest and sent as they are; a
+/// transformed event is validated (and normalised) here, as ingest would.
+pub async fn send_to_queue(queues: &Queues, name: &str, event: &Bytes, stored: bool) -> Outcome {
     let Some(queue) = queues.queue(name) else {
         return fatal(format!("queue {name:?} does not exist"));
     };
-    let mut batch = Batch::with_capacity(1, ev.size_hint());
-    batch.push_with(|out| ev.write_structured_json(out));
+    let batch = if stored {
+        let mut batch = Batch::with_capacity(1, event.len());
+        batch.push(event);
+        batch
+    } else {
+        let ev = match Event::from_structured_json(event) {
+            Ok(ev) => ev,
+            Err(e) => {
+                return fatal(format!(
+                    "the message to send is not a valid CloudEvent: {e}"
+                ));
+            }
+        };
+        let mut batch = Batch::with_capacity(1, ev.size_hint());
+        batch.push_with(|out| ev.write_structured_json(out));
+        batch
+    };
     match queue.send_batch(batch).await {
         Ok(seqs) => Outcome::Delivered {
             status: None,

@@ -304,8 +304,10 @@ async fn route_through_bus(
     let rule_url = format!("{bus_url}/rules/bench-to-{queue}");
     let r = c
         .put(&rule_url)
-        .json(&json!({"filter": {"pattern": {"type": ["dev.railyard.bench.queue"]}},
-                      "targets": [{"id": "queue", "kind": "queue", "queue": queue}]}))
+        .json(
+            &json!({"filter": {"pattern": {"type": ["dev.railyard.bench.queue"]}},
+                      "targets": [{"id": "queue", "kind": "queue", "queue": queue}]}),
+        )
         .send()
         .await?;
     if !r.status().is_success() {

@@ -149,13 +149,21 @@ enum Shaped {
     Data(Output),
 }
 
+impl Shaping<'_> {
+    /// Whether the target sends the stored event untouched (no transform, or the `event`
+    /// transform, and no SQL projection): [`cloudevent`] then returns the stored bytes, which
+    /// ingest already validated.
+    pub fn keeps_event(&self) -> bool {
+        match self.transform {
+            Some(Transform::Event) => true,
+            Some(_) => false,
+            None => self.projection.is_none(),
+        }
+    }
+}
+
 fn shape(s: Shaping<'_>, event: &Bytes) -> Result<Option<Shaped>, String> {
-    let needs = match s.transform {
-        Some(Transform::Event) => false,
-        Some(_) => true,
-        None => s.projection.is_some(),
-    };
-    if !needs {
+    if s.keeps_event() {
         return Ok(None);
     }
     let v: Value =

@@ -700,7 +700,10 @@ async fn attempt(ctx: &Ctx, running: &Running, rule: &str, item: &Item, event: &
             }
         }
         Kind::Queue(spec) => match request::cloudevent(shaping, event) {
-            Ok(ev) => crate::local::send_to_queue(&ctx.queues, &spec.queue, &ev).await,
+            Ok(ev) => {
+                let stored = shaping.keeps_event();
+                crate::local::send_to_queue(&ctx.queues, &spec.queue, &ev, stored).await
+            }
             Err(error) => Outcome::Fatal {
                 status: None,
                 error,
