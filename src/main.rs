@@ -91,6 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedules { conn, command } => client(conn, |c| async move {
             command.run(&c, &cli::client::SCHEDULES).await
         }),
+        Command::Queues { conn, command } => client(conn, |c| async move {
+            command.run(&c, &cli::client::QUEUES).await
+        }),
         Command::Events { conn, command } => client(conn, |c| async move { command.run(&c).await }),
         Command::DeadLetters { conn, command } => {
             client(conn, |c| async move { command.run(&c).await })

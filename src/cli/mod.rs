@@ -61,6 +61,13 @@ pub enum Command {
         #[command(subcommand)]
         command: client::CrudCommand,
     },
+    /// Internal queues through the API: list, get, put -f, delete
+    Queues {
+        #[command(flatten)]
+        conn: client::Conn,
+        #[command(subcommand)]
+        command: client::CrudCommand,
+    },
     /// Events through the API: put -f, get, tail, trace
     Events {
         #[command(flatten)]

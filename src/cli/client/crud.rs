@@ -1,5 +1,5 @@
-//! `railyard sources …` and `railyard schedules …`: list, get, put -f, delete of a resource
-//! under `/v1/<plural>`, the same four verbs for both.
+//! `railyard sources …`, `railyard schedules …` and `railyard queues …`: list, get, put -f,
+//! delete of a resource under `/v1/<plural>`, the same four verbs for each.
 
 use std::path::PathBuf;
 
@@ -64,6 +64,21 @@ pub const SCHEDULES: Resource = Resource {
         ("RATE", "/rate"),
         ("AT", "/at"),
         ("NEXT", "/next_firing"),
+        ("VERSION", "/version"),
+    ],
+};
+
+/// The internal queues.
+pub const QUEUES: Resource = Resource {
+    plural: "queues",
+    singular: "queue",
+    columns: &[
+        ("NAME", "/name"),
+        ("VISIBILITY", "/visibility_timeout"),
+        ("MAX RECEIVES", "/max_receives"),
+        ("VISIBLE", "/stats/visible"),
+        ("IN FLIGHT", "/stats/in_flight"),
+        ("DEAD", "/stats/dead"),
         ("VERSION", "/version"),
     ],
 };

@@ -1,4 +1,4 @@
-//! The CLI as a client of the API: `railyard buses|rules|connections|sources|schedules|events|dead-letters …` and
+//! The CLI as a client of the API: `railyard buses|rules|connections|sources|schedules|queues|events|dead-letters …` and
 //! `railyard test-rule`. Everything goes through the public REST API (nothing touches the data
 //! directory), so the CLI works against any server it can reach, with the same auth.
 //!
@@ -13,7 +13,7 @@ mod crud;
 mod render;
 
 pub use apply::ApplyArgs;
-pub use crud::{CrudCommand, SCHEDULES, SOURCES};
+pub use crud::{CrudCommand, QUEUES, SCHEDULES, SOURCES};
 
 pub use commands::{
     BusesCommand, ConnectionsCommand, DeadLettersCommand, EventsCommand, RulesCommand, TestRuleArgs,
